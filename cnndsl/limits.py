@@ -1,0 +1,13 @@
+"""Resource bounds of the front end, and of the networks it accepts.
+
+The front end must answer any file, however hostile, with diagnostics in bounded time and
+memory; these numbers are where it stops and says so.
+"""
+
+MAX_FILE_BYTES = 1_000_000          # a hand-written network is a few kilobytes
+MAX_NESTING = 100                   # brackets and braces, counted before parsing
+MAX_EXPANDED_STATEMENTS = 100_000   # layers after repeats and blocks are unrolled
+MAX_CALL_DEPTH = 64                 # nested block calls
+MAX_USE_DEPTH = 32                  # chains of `use`
+MAX_ACTIVATION_ELEMENTS = 2**31     # per sample, one activation
+MAX_PARAMETERS = 2**34

@@ -1,0 +1,349 @@
+"""Text -> syntax tree, with Lark's LALR parser and positions on every node.
+
+Syntax errors become diagnostics (never exceptions) that name what was expected in the
+words of the language rather than Lark's terminal names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import limits, syntax as S
+from .diagnostics import Diagnostic, error
+from .source import SourceFile, Span
+
+_TERMINAL_WORDS = {
+    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
+    "SHAPE": "a shape like 3x32x32", "LPAR": "`(`", "RPAR": "`)`", "LBRACE": "`{`",
+    "RBRACE": "`}`", "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`", "COLON": "`:`",
+    "EQUAL": "`=`", "SEMI": "`;`", "STAR": "`*`", "PLUS": "`+`", "MINUS": "`-`",
+    "SLASH": "`/`", "PERCENT": "`%`", "__ANON_0": "`->`", "$END": "end of file",
+}
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    grammar = resources.files("cnndsl.grammars").joinpath("net.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def _span(file: SourceFile, meta) -> Span:
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _token_span(file: SourceFile, token: Token) -> Span:
+    return Span(file, token.line, token.column, token.end_line, token.end_column)
+
+
+class _Builder(Transformer):
+    """Turns Lark's parse tree into `syntax` dataclasses."""
+
+    def __init__(self, file: SourceFile) -> None:
+        super().__init__()
+        self.file = file
+
+    def _s(self, meta) -> Span:
+        return _span(self.file, meta)
+
+    def _t(self, token: Token) -> Span:
+        return _token_span(self.file, token)
+
+    # top level
+    def start(self, items):
+        items = [i for i in items if not isinstance(i, Token)]
+        return S.Module(
+            self.file,
+            tuple(i for i in items if isinstance(i, S.Use)),
+            tuple(i for i in items if isinstance(i, S.Block)),
+            tuple(i for i in items if isinstance(i, S.Network)),
+        )
+
+    @v_args(meta=True)
+    def use(self, meta, children):
+        return S.Use(children[0][1:-1], self._s(meta))
+
+    def _definition(self, cls, meta, children):
+        name = children[0]
+        params = children[1] if len(children) == 3 else ()
+        return cls(str(name), params, children[-1], self._s(meta), self._t(name))
+
+    @v_args(meta=True)
+    def block(self, meta, children):
+        return self._definition(S.Block, meta, children)
+
+    @v_args(meta=True)
+    def network(self, meta, children):
+        return self._definition(S.Network, meta, children)
+
+    def params(self, children):
+        return tuple(children)
+
+    @v_args(meta=True)
+    def param(self, meta, children):
+        return S.Param(str(children[0]), children[1] if len(children) > 1 else None, self._s(meta))
+
+    def body(self, children):
+        return children[0]
+
+    def stmt_list(self, children):
+        return tuple(c for c in children if not isinstance(c, Token))
+
+    # statements
+    @v_args(meta=True)
+    def input_stmt(self, meta, children):
+        return S.Input(children[0], self._s(meta))
+
+    @v_args(meta=True)
+    def call(self, meta, children):
+        name = children[0]
+        args = children[1] if len(children) > 1 else ()
+        return S.Call(str(name), self._t(name), args, self._s(meta))
+
+    def arguments(self, children):
+        return tuple(children)
+
+    @v_args(meta=True)
+    def positional(self, meta, children):
+        return S.Arg(None, children[0], self._s(meta))
+
+    @v_args(meta=True)
+    def keyword(self, meta, children):
+        return S.Arg(str(children[0]), children[1], self._s(meta))
+
+    @v_args(meta=True)
+    def labeled(self, meta, children):
+        label, stmt = children
+        return S.Labeled(str(label), self._t(label), stmt, self._s(meta))
+
+    @v_args(meta=True)
+    def repeat(self, meta, children):
+        return S.Repeat(children[0], children[1], self._s(meta))
+
+    @v_args(meta=True)
+    def times(self, meta, children):
+        return S.Repeat(children[1], (children[0],), self._s(meta))
+
+    @v_args(meta=True)
+    def assertion(self, meta, children):
+        return S.Assertion(children[0], children[1], self._s(meta))
+
+    @v_args(meta=True)
+    def residual(self, meta, children):
+        shortcut = children[1] if len(children) > 1 else None
+        keyword = Span(self.file, meta.line, meta.column, meta.line, meta.column + len("residual"))
+        return S.Residual(children[0], shortcut, self._s(meta), keyword)
+
+    def shortcut(self, children):
+        return children[0]
+
+    def _branches(self, op, meta, children):
+        keyword = Span(self.file, meta.line, meta.column, meta.line, meta.column + len(op))
+        return S.Branches(op, children[0], self._s(meta), keyword)
+
+    @v_args(meta=True)
+    def concat(self, meta, children):
+        return self._branches("concat", meta, children)
+
+    @v_args(meta=True)
+    def add(self, meta, children):
+        return self._branches("add", meta, children)
+
+    def branches(self, children):
+        return tuple(c for c in children if not isinstance(c, Token))
+
+    def branch(self, children):
+        return children[0]
+
+    @v_args(meta=True)
+    def train_section(self, meta, children):
+        return S.TrainSection(tuple(c for c in children if isinstance(c, S.Setting)), self._s(meta))
+
+    @v_args(meta=True)
+    def setting(self, meta, children):
+        return S.Setting(str(children[0]), children[1], self._s(meta))
+
+    # shapes
+    @v_args(meta=True)
+    def compact_shape(self, meta, children):
+        token = children[0]
+        span = self._t(token)
+        return S.Shape(tuple(S.Literal(int(d), span) for d in str(token).split("x")), span)
+
+    @v_args(meta=True)
+    def list_shape(self, meta, children):
+        return S.Shape(tuple(children), self._s(meta))
+
+    @v_args(meta=True)
+    def vector_shape(self, meta, children):
+        return S.Shape((children[0],), self._s(meta))
+
+    # expressions
+    def int_lit(self, children):
+        return S.Literal(int(children[0]), self._t(children[0]))
+
+    def float_lit(self, children):
+        return S.Literal(float(children[0]), self._t(children[0]))
+
+    def string_lit(self, children):
+        return S.Literal(str(children[0])[1:-1], self._t(children[0]))
+
+    @v_args(meta=True)
+    def true_lit(self, meta, children):
+        return S.Literal(True, self._s(meta))
+
+    @v_args(meta=True)
+    def false_lit(self, meta, children):
+        return S.Literal(False, self._s(meta))
+
+    def name(self, children):
+        return S.Name(str(children[0]), self._t(children[0]))
+
+    @v_args(meta=True)
+    def tuple_lit(self, meta, children):
+        return S.TupleExpr(tuple(c for c in children if c is not None), self._s(meta))
+
+    def _unary(self, op, meta, children):
+        return S.Unary(op, children[0], self._s(meta))
+
+    @v_args(meta=True)
+    def neg(self, meta, children):
+        return self._unary("-", meta, children)
+
+    @v_args(meta=True)
+    def pos(self, meta, children):
+        return self._unary("+", meta, children)
+
+    def _binary(op):  # noqa: N805 - a rule factory used at class creation
+        @v_args(meta=True)
+        def rule(self, meta, children):
+            return S.Binary(op, children[0], children[1], self._s(meta))
+        return rule
+
+    add_op, sub_op, mul_op = _binary("+"), _binary("-"), _binary("*")
+    div_op, floordiv_op, mod_op = _binary("/"), _binary("//"), _binary("%")
+    del _binary
+
+
+def _describe_expected(expected: set[str]) -> str:
+    words = sorted({_TERMINAL_WORDS.get(t, f"`{t.lower()}`") for t in expected})
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    return ", ".join(words)
+
+
+def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
+    line, column = max(exc.line, 1), max(exc.column, 1)
+    if isinstance(exc, UnexpectedCharacters):
+        char = file.text[exc.pos_in_stream] if exc.pos_in_stream < len(file.text) else ""
+        if char == '"':
+            return error("E0001", "unterminated string", Span.point(file, line, column),
+                         "this string has no closing `\"` on its line",
+                         help='close the string with `"` before the end of the line')
+        return error("E0001", f"unexpected character `{char}`", Span.point(file, line, column),
+                     "not part of the language", help=_char_help(char))
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        end_line = max(file.line_count, 1)
+        end_col = len(file.line(end_line)) + 1
+        return error("E0001", "unexpected end of file", Span.point(file, end_line, end_col),
+                     "the file ends here", help=f"expected {_describe_expected(set(exc.expected))}; "
+                     "is a `}` or `)` missing?")
+    token = exc.token
+    span = _token_span(file, token) if token.end_column else Span.point(file, line, column)
+    return error("E0001", f"unexpected `{token}`", span, "not expected here",
+                 notes=(f"expected {_describe_expected(set(exc.expected))}",),
+                 help=_token_help(str(token), set(exc.expected)))
+
+
+def _char_help(char: str) -> str | None:
+    if char == "'":
+        return 'strings use double quotes: "same"'
+    if char in "x×":
+        return "write shapes without spaces, like 3x32x32"
+    return None
+
+
+def _token_help(token: str, expected: set[str]) -> str | None:
+    if "RPAR" in expected and "COMMA" in expected:
+        return "separate arguments with `,` and close the list with `)`"
+    if "RBRACE" in expected:
+        return "close the block with `}`"
+    if token == "->":
+        return "a shape assertion follows a statement: `conv(6, 5) -> 6x28x28`"
+    return None
+
+
+def _nesting_error(file: SourceFile) -> Diagnostic | None:
+    """Reject absurd nesting before Lark and the passes recurse into it."""
+    depth, line, column, in_comment, in_string = 0, 1, 0, False, False
+    for char in file.text:
+        column += 1
+        if char == "\n":
+            line, column, in_comment, in_string = line + 1, 0, False, False
+        elif in_comment:
+            continue
+        elif char == '"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif char == "#":
+            in_comment = True
+        elif char in "([{":
+            depth += 1
+            if depth > limits.MAX_NESTING:
+                return error("E0005", f"nesting deeper than {limits.MAX_NESTING} levels",
+                             Span.point(file, line, column), "too deep",
+                             help="flatten the expression or split the network into blocks")
+        elif char in ")]}":
+            depth -= 1
+    return None
+
+
+def parse(file: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
+    """Parse one file. Returns the module, or None with the syntax error."""
+    nesting = _nesting_error(file)
+    if nesting:
+        return None, [nesting]
+    try:
+        tree = _lark().parse(file.text)
+    except UnexpectedInput as exc:
+        return None, [_syntax_error(file, exc)]
+    try:
+        return _Builder(file).transform(tree), []
+    except VisitError as exc:  # a literal Python cannot represent, e.g. a float overflow
+        return None, [error("E0001", f"invalid literal: {exc.orig_exc}", Span.point(file, 1, 1))]
+
+
+def read_source(path, display_name: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:
+    """Read a file as UTF-8 text, refusing binaries and oversized files with a diagnostic."""
+    from pathlib import Path
+
+    path = Path(path)
+    name = display_name or str(path)
+    placeholder = SourceFile(name, "", path)
+    try:
+        size = path.stat().st_size
+        if size > limits.MAX_FILE_BYTES:
+            return None, [error("E0004", f"file is {size:,} bytes; the limit is {limits.MAX_FILE_BYTES:,}",
+                                None, help="a network file is a few kilobytes; is this the right file?")]
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [error("E0003", f"cannot read file: {exc.strerror or exc}", None)]
+    return decode_source(data, name, path)
+
+
+def decode_source(data: bytes, name: str, path=None) -> tuple[SourceFile | None, list[Diagnostic]]:
+    if len(data) > limits.MAX_FILE_BYTES:
+        return None, [error("E0004", f"source is {len(data):,} bytes; the limit is {limits.MAX_FILE_BYTES:,}", None)]
+    if b"\x00" in data:
+        return None, [error("E0003", "file is binary, not a `.net` text file", None,
+                            help="network files are UTF-8 text")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [error("E0003", f"file is not valid UTF-8 (byte {exc.start})", None,
+                            help="save the file as UTF-8")]
+    return SourceFile(name, text.replace("\r\n", "\n").replace("\r", "\n"), path), []

@@ -1,0 +1,180 @@
+"""The syntax tree: what the file says, before any name is resolved.
+
+Frozen dataclasses, one per construct of the language, each with the span it was parsed
+from. `parser.py` builds them; `passes/resolve.py` is the only consumer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .source import SourceFile, Span
+
+
+# ---- expressions -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Literal:
+    value: int | float | bool | str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "+"
+    operand: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / // %
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class TupleExpr:
+    items: tuple["Expr", ...]
+    span: Span
+
+
+Expr = Union[Literal, Name, Unary, Binary, TupleExpr]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A shape as written: `6x28x28`, `[c, h, w]` or `400`."""
+
+    dims: tuple[Expr, ...]
+    span: Span
+
+
+# ---- statements --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Arg:
+    name: str | None  # None for a positional argument
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """`name` or `name(args)`: a layer or a block call; resolve decides which."""
+
+    name: str
+    name_span: Span
+    args: tuple[Arg, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Labeled:
+    label: str
+    label_span: Span
+    stmt: "Stmt"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """`repeat N { ... }` and `stmt * N` alike."""
+
+    count: Expr
+    body: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Assertion:
+    stmt: "Stmt"
+    shape: Shape
+    span: Span
+
+
+@dataclass(frozen=True)
+class Residual:
+    body: tuple["Stmt", ...]
+    shortcut: tuple["Stmt", ...] | None
+    span: Span
+    keyword_span: Span
+
+
+@dataclass(frozen=True)
+class Branches:
+    op: str  # "concat" or "add"
+    branches: tuple[tuple["Stmt", ...], ...]
+    span: Span
+    keyword_span: Span
+
+
+@dataclass(frozen=True)
+class Input:
+    shape: Shape
+    span: Span
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    settings: tuple[Setting, ...]
+    span: Span
+
+
+Stmt = Union[Call, Labeled, Repeat, Assertion, Residual, Branches, Input, TrainSection]
+
+
+# ---- top level ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Use:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Module:
+    file: SourceFile
+    uses: tuple[Use, ...]
+    blocks: tuple[Block, ...]
+    networks: tuple[Network, ...]
