@@ -6,9 +6,10 @@ passes only ever build them.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Iterable
 
 from .source import Span
 
@@ -97,3 +98,9 @@ class Diagnostics:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """A `did you mean` hint for a misspelt name, or None."""
+    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{match[0]}`?" if match else None

@@ -88,18 +88,26 @@ class Network:
     files: tuple[SourceFile, ...] = ()
 
 
-def leaves(nodes: tuple[Node, ...]) -> list[Layer]:
-    """The leaf layers in execution order (body before shortcut, branches in order)."""
-    out: list[Layer] = []
+def named_leaves(nodes: tuple[Node, ...], prefix: str = "") -> list[tuple[str, Layer]]:
+    """The leaf layers in execution order (body before shortcut, branches in order), each
+    with its dotted module path, the same path the torch backend registers it under:
+    `group.layer`, `residual.body.layer`, `residual.shortcut.layer`, `concat.0.layer`."""
+    out: list[tuple[str, Layer]] = []
     for node in nodes:
+        path = f"{prefix}{node.name}"
         if isinstance(node, Layer):
-            out.append(node)
+            out.append((path, node))
         elif isinstance(node, Group):
-            out.extend(leaves(node.body))
+            out.extend(named_leaves(node.body, f"{path}."))
         elif isinstance(node, Residual):
-            out.extend(leaves(node.body))
-            out.extend(leaves(node.shortcut or ()))
+            out.extend(named_leaves(node.body, f"{path}.body."))
+            out.extend(named_leaves(node.shortcut or (), f"{path}.shortcut."))
         else:
-            for branch in node.branches:
-                out.extend(leaves(branch))
+            for index, branch in enumerate(node.branches):
+                out.extend(named_leaves(branch, f"{path}.{index}."))
     return out
+
+
+def leaves(nodes: tuple[Node, ...]) -> list[Layer]:
+    """The leaf layers in execution order."""
+    return [layer for _, layer in named_leaves(nodes)]

@@ -1,0 +1,122 @@
+"""The static pipeline: source -> parse -> resolve -> expand (shapes) -> lint.
+
+This is what `check`, `summary` and `compile` share. It never imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from . import ir
+from .diagnostics import Diagnostic, Diagnostics, error
+from .ir import Value
+from .parser import decode_source, parse, read_source
+from .passes.expand import expand
+from .passes.lint import lint
+from .passes.resolve import resolve
+from .program import Program
+from .source import SourceFile
+
+
+class CompileError(Exception):
+    """A file was rejected; `diagnostics` says why."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        first = next((d for d in diagnostics if d.is_error), None)
+        super().__init__(f"{first.span or ''}: {first.message}" if first else "rejected")
+        self.diagnostics = diagnostics
+
+
+@dataclass
+class Report:
+    """The outcome of checking one file."""
+
+    file: SourceFile | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    networks: list[ir.Network] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    def network(self) -> ir.Network:
+        """The one network that was asked for; raises CompileError when the file was rejected."""
+        if not self.ok or len(self.networks) != 1:
+            raise CompileError(self.diagnostics)
+        return self.networks[0]
+
+
+def load(path_or_source: str | Path, name: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:
+    """A path (a `Path`, or a string without braces) or the text of a network file."""
+    if isinstance(path_or_source, Path) or "{" not in path_or_source:
+        return read_source(Path(path_or_source), name)
+    return decode_source(path_or_source.encode("utf-8"), name or "<source>")
+
+
+def _position(d: Diagnostic) -> tuple:
+    return (d.span is None, d.span.file.name if d.span else "", d.span.line if d.span else 0,
+            d.span.column if d.span else 0)
+
+
+def _load_used(path: Path):
+    file, diagnostics = read_source(path)
+    if file is None:
+        return None, diagnostics
+    module, syntax = parse(file)
+    return module, diagnostics + syntax
+
+
+def pick_networks(program: Program, network: str | None, every: bool, diags: Diagnostics) -> list[str]:
+    names = list(program.networks)
+    if network is not None:
+        if network not in program.networks:
+            from .diagnostics import suggest
+            diags.add(error("E0022", f"no network named `{network}` in {program.root.name}", None,
+                            help=suggest(network, names) or (f"networks here: {', '.join(names)}" if names
+                                                             else "this file defines no network")))
+            return []
+        return [network]
+    if not names:
+        diags.add(error("E0022", f"{program.root.name} defines no network", None,
+                        help="add `network Name { input CxHxW ... }`"))
+        return []
+    if len(names) > 1 and not every:
+        diags.add(error("E0022", f"{program.root.name} defines {len(names)} networks", None,
+                        help=f"pick one with --network ({', '.join(names)})"))
+        return []
+    return names
+
+
+def check_file(file: SourceFile, network: str | None = None, overrides: Mapping[str, Value] | None = None,
+               strict: bool = False, every: bool = False) -> Report:
+    """Run every static pass over `file`. With `every`, all networks of the file are
+    expanded; otherwise exactly one (the named one, or the only one)."""
+    diags = Diagnostics()
+    module, syntax = parse(file)
+    diags.extend(syntax)
+    networks: list[ir.Network] = []
+    if module is not None:
+        program = resolve(module, _load_used, diags)
+        names = pick_networks(program, network, every, diags)
+        for name in names:
+            net = expand(program, name, overrides or {}, diags)
+            if net is not None:
+                networks.append(lint(net, diags))
+    items = sorted(diags.items, key=_position)
+    if strict:
+        items = [d.as_error() for d in items]
+    report = Report(file, items, networks)
+    if not report.ok:
+        report.networks = []
+    return report
+
+
+def check(path_or_source: str | Path, network: str | None = None, strict: bool = False,
+          every: bool = False, **params: Value) -> Report:
+    """Check a file or source text; the Python face of `cnndsl check`."""
+    file, problems = load(path_or_source)
+    if file is None:
+        return Report(None, problems)
+    return check_file(file, network, params, strict, every)

@@ -1,0 +1,148 @@
+"""Expressions: evaluation with exact integer division, and coercion to a layer's parameters."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from . import syntax as S
+from .diagnostics import Diagnostic, error
+from .ir import Value
+from .layers import Param
+
+
+class EvalError(Exception):
+    """Raised with the diagnostic that explains why an expression has no value."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class Unknown(Exception):
+    """The expression reads a name whose value is unknown because of an earlier error."""
+
+
+UNKNOWN = object()
+
+
+def type_name(value: Value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a tuple"
+
+
+def show(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "(" + ", ".join(show(v) for v in value) + ")"
+    return repr(value)
+
+
+def _number(value: Value, expr: S.Expr, op: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise EvalError(error("E0030", f"`{op}` needs numbers, found {type_name(value)}", expr.span,
+                              f"this is {show(value)}"))
+    return value
+
+
+def evaluate(expr: S.Expr, env: Mapping[str, object]) -> Value:
+    """Evaluate an expression; `env` maps names to values (or UNKNOWN)."""
+    if isinstance(expr, S.Literal):
+        return expr.value
+    if isinstance(expr, S.Name):
+        value = env[expr.id]  # resolve guarantees the name exists
+        if value is UNKNOWN:
+            raise Unknown(expr.id)
+        return value  # type: ignore[return-value]
+    if isinstance(expr, S.TupleExpr):
+        return tuple(evaluate(item, env) for item in expr.items)
+    if isinstance(expr, S.Unary):
+        value = _number(evaluate(expr.operand, env), expr.operand, expr.op)
+        return -value if expr.op == "-" else value
+    left = _number(evaluate(expr.left, env), expr.left, expr.op)
+    right = _number(evaluate(expr.right, env), expr.right, expr.op)
+    op = expr.op
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        result = left * right
+        if isinstance(result, int) and abs(result) > 2**62:
+            raise EvalError(error("E0036", "number too large", expr.span, "overflows"))
+        return result
+    if right == 0:
+        raise EvalError(error("E0032", "division by zero", expr.right.span, "this is 0"))
+    if op == "/":
+        if isinstance(left, int) and isinstance(right, int):
+            if left % right:
+                raise EvalError(error("E0031", f"{left} / {right} is not an integer", expr.span,
+                                      f"= {left / right:g}",
+                                      help=f"use `//` to round down ({left // right}), or make the sizes divide"))
+            return left // right
+        return left / right
+    if isinstance(left, float) or isinstance(right, float):
+        return math.floor(left / right) if op == "//" else math.fmod(left, right)
+    return left // right if op == "//" else left % right
+
+
+def _pair(value: Value) -> tuple | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, tuple) and len(value) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return value
+    return None
+
+
+_EXPECTED = {
+    "int": "an integer", "pair": "an integer or an (h, w) pair of integers",
+    "padding": 'an integer, an (h, w) pair, "same" or "valid"', "float": "a number",
+    "bool": "true or false", "str": "a string", "scale": "a number or an (h, w) pair of numbers",
+}
+
+
+def coerce(param: Param, value: Value) -> Value:
+    """Check `value` against a layer parameter and normalise it; raise ValueError(reason)."""
+    kind = param.kind
+    if value is None:
+        return None
+    result: Value | None = None
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        result = value
+    elif kind == "pair":
+        result = _pair(value)
+    elif kind == "padding":
+        if value in ("same", "valid"):
+            return (0, 0) if value == "valid" else "same"
+        result = _pair(value)
+    elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        result = float(value)
+    elif kind == "bool" and isinstance(value, bool):
+        result = value
+    elif kind == "str" and isinstance(value, str):
+        if param.choices and value not in param.choices:
+            raise ValueError(f"expected one of {', '.join(show(c) for c in param.choices)}, found {show(value)}")
+        result = value
+    elif kind == "scale":
+        numbers = value if isinstance(value, tuple) else (value,)
+        if len(numbers) in (1, 2) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+            result = value
+    if result is None:
+        raise ValueError(f"expected {_EXPECTED[kind]}, found {show(value)}")
+    if param.minimum is not None:
+        numbers = result if isinstance(result, tuple) else (result,)
+        if any(n < param.minimum for n in numbers):
+            bound = "positive" if param.minimum == 1 else f"at least {param.minimum:g}"
+            raise ValueError(f"must be {bound}, found {show(value)}")
+    return result

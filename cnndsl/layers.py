@@ -1,0 +1,357 @@
+"""The layer table: every layer's signature, shape rule, parameter count and MAC count.
+
+One entry per layer of LANGUAGE.md. This module is pure Python on purpose: `check` and
+`summary` read it without importing torch; the torch backend maps the same names to modules.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from .diagnostics import Diagnostic, Label, error, warning
+from .ir import Shape, Value, format_shape
+from .source import Span
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a layer. `kind` names the accepted values:
+    int, pair (int or (h, w)), padding (pair, "same" or "valid"), size (adaptive output),
+    float, bool, str, scale (number or pair of numbers)."""
+
+    name: str
+    kind: str
+    default: object = REQUIRED
+    minimum: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+@dataclass
+class ShapeContext:
+    """What a shape rule sees: the bound arguments, their spans and a diagnostic sink."""
+
+    layer: str
+    args: Mapping[str, Value]
+    in_shape: Shape
+    span: Span
+    arg_spans: Mapping[str, Span]
+    previous: Span | None = None      # the statement that produced the input, if any
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    derivation: list[str] = field(default_factory=list)
+
+    def span_of(self, arg: str | None) -> Span:
+        return self.arg_spans.get(arg, self.span) if arg else self.span
+
+    def fail(self, code: str, message: str, arg: str | None = None, label: str = "", **kw) -> None:
+        self.diagnostics.append(error(code, message, self.span_of(arg), label, **kw))
+
+    def warn(self, code: str, message: str, arg: str | None = None, label: str = "", **kw) -> None:
+        self.diagnostics.append(warning(code, message, self.span_of(arg), label, **kw))
+
+
+ShapeRule = Callable[[ShapeContext], "Shape | None"]
+Counter = Callable[[Mapping[str, Value], Shape, Shape], int]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    params: tuple[Param, ...]
+    module: str                       # the PyTorch module it becomes (for docs and messages)
+    rule: ShapeRule
+    count_params: Counter = lambda args, i, o: 0
+    count_macs: Counter = lambda args, i, o: 0
+    spatial: bool = False             # needs a CxHxW input
+    activation: bool = False          # elementwise, no parameters
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+# ---- shape rules -------------------------------------------------------------------------
+
+AXES = ("H", "W")
+
+
+def _window_axis(ctx: ShapeContext, axis: int, size: int, kernel: int, stride: int, padding: int,
+                 dilation: int, ceil: bool, arg: str) -> int | None:
+    """The output length of a sliding window along one axis, with PyTorch's rules."""
+    name = AXES[axis]
+    span_num = size + 2 * padding - dilation * (kernel - 1) - 1
+    effective = f"{kernel}" if dilation == 1 else f"{dilation}*({kernel} - 1) + 1"
+    formula = f"({size} - {effective} + 2*{padding})/{stride} + 1"
+    if span_num < 0:
+        ctx.fail("E0102", f"{name} would be {span_num // stride + 1}: the window is larger than the input",
+                 arg, f"window {dilation * (kernel - 1) + 1} on a padded {name} of {size + 2 * padding}",
+                 notes=(f"{name} = {formula} = {span_num / stride + 1:g}",),
+                 help=f"use a smaller kernel, more padding, or a larger input (at least "
+                      f"{dilation * (kernel - 1) + 1 - 2 * padding} along {name})")
+        return None
+    if ceil:
+        out = -(-span_num // stride) + 1
+        if (out - 1) * stride >= size + padding:
+            out -= 1
+        ctx.derivation.append(f"{name} = ceil({formula[:-4]}) + 1 = {out}")
+        return out
+    out = span_num // stride + 1
+    exact = span_num % stride == 0
+    ctx.derivation.append(f"{name} = {formula} = {out}" if exact
+                          else f"{name} = {formula} = {span_num / stride + 1:g}, floored to {out}")
+    if not exact:
+        _warn_uncovered(ctx, name, size, padding, stride, span_num)
+    return out
+
+
+def _warn_uncovered(ctx: ShapeContext, name: str, size: int, padding: int, stride: int, span_num: int) -> None:
+    """W0201: the formula is not an integer, so the last rows or columns are never read."""
+    lost = span_num % stride
+    unit = "row" if name == "H" else "column"
+    fixes = [f"an input {name} of {size + stride - lost}"]
+    extra = next((e for e in range(1, stride + 1) if (span_num + 2 * e) % stride == 0), None)
+    if extra is not None:
+        fixes.insert(0, f"padding={padding + extra}")
+    ctx.warn("W0201", f"{ctx.layer} never reads the last {lost} {unit}{'s' if lost > 1 else ''} "
+             f"of its {size}-wide {name} axis", None, f"{lost} {unit}{'s' if lost > 1 else ''} dropped",
+             notes=(f"{name} = ({size} - F + 2P)/S + 1 = {span_num / stride + 1:g} is not an integer",),
+             help=f"for full coverage use {' or '.join(fixes)}")
+
+
+def _pair(value: Value) -> tuple[int, int]:
+    return value if isinstance(value, tuple) else (value, value)  # type: ignore[return-value]
+
+
+def conv_rule(ctx: ShapeContext) -> Shape | None:
+    c, h, w = ctx.in_shape
+    a = ctx.args
+    groups = a["groups"]
+    ok = True
+    if c % groups:
+        ctx.fail("E0105", f"{c} input channels are not divisible by groups={groups}", "groups",
+                 f"{c} channels", help=f"use a number of groups that divides {c}")
+        ok = False
+    if a["out"] % groups:
+        ctx.fail("E0105", f"{a['out']} output channels are not divisible by groups={groups}", "out",
+                 f"{a['out']} channels", help=f"use a multiple of {groups} output channels")
+        ok = False
+    kernel, stride, dilation = _pair(a["kernel"]), _pair(a["stride"]), _pair(a["dilation"])
+    if a["padding"] == "same":
+        if stride != (1, 1):
+            ctx.fail("E0112", "padding=\"same\" needs stride 1", "padding", "\"same\" padding",
+                     help="give the padding as a number, or use stride=1")
+            return None
+        ctx.derivation.append("H, W unchanged (padding=\"same\")")
+        return (a["out"], h, w) if ok else None
+    padding = _pair(a["padding"])
+    dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], False, "kernel")
+            for i in range(2)]
+    if None in dims or not ok:
+        return None
+    return (a["out"], dims[0], dims[1])
+
+
+def convtranspose_rule(ctx: ShapeContext) -> Shape | None:
+    c, h, w = ctx.in_shape
+    a = ctx.args
+    if c % a["groups"] or a["out"] % a["groups"]:
+        ctx.fail("E0105", f"channels {c} -> {a['out']} are not divisible by groups={a['groups']}", "groups",
+                 help="use a number of groups that divides both channel counts")
+        return None
+    kernel, stride, padding = _pair(a["kernel"]), _pair(a["stride"]), _pair(a["padding"])
+    out_pad, dilation = _pair(a["output_padding"]), _pair(a["dilation"])
+    dims = []
+    for i, size in enumerate((h, w)):
+        if out_pad[i] >= max(stride[i], dilation[i]):
+            ctx.fail("E0036", f"output_padding {out_pad[i]} must be smaller than the stride {stride[i]}",
+                     "output_padding", help="use an output_padding below the stride")
+            return None
+        out = (size - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + out_pad[i] + 1
+        ctx.derivation.append(f"{AXES[i]} = ({size} - 1)*{stride[i]} - 2*{padding[i]} + "
+                              f"{dilation[i]}*({kernel[i]} - 1) + {out_pad[i]} + 1 = {out}")
+        if out <= 0:
+            ctx.fail("E0102", f"{AXES[i]} would be {out}: the padding removes more than the layer produces",
+                     "padding", help="use less padding")
+            return None
+        dims.append(out)
+    return (a["out"], dims[0], dims[1])
+
+
+def _pool_padding_ok(ctx: ShapeContext, kernel: tuple[int, int], padding: tuple[int, int],
+                     dilation: tuple[int, int]) -> bool:
+    for i in range(2):
+        effective = dilation[i] * (kernel[i] - 1) + 1
+        if padding[i] * 2 > effective:
+            ctx.fail("E0106", f"padding {padding[i]} is more than half the {effective}-wide window",
+                     "padding", "too much padding",
+                     help=f"use padding at most {effective // 2}")
+            return False
+    return True
+
+
+def pool_rule(ctx: ShapeContext) -> Shape | None:
+    c, h, w = ctx.in_shape
+    a = ctx.args
+    kernel = _pair(a["kernel"])
+    stride = _pair(a["stride"] if a["stride"] is not None else a["kernel"])
+    padding, dilation = _pair(a["padding"]), _pair(a.get("dilation", 1))
+    if not _pool_padding_ok(ctx, kernel, padding, dilation):
+        return None
+    dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], a["ceil"], "kernel")
+            for i in range(2)]
+    return None if None in dims else (c, dims[0], dims[1])
+
+
+def adaptive_rule(ctx: ShapeContext) -> Shape | None:
+    size = _pair(ctx.args["size"])
+    return (ctx.in_shape[0], size[0], size[1])
+
+
+def global_rule(ctx: ShapeContext) -> Shape | None:
+    return (ctx.in_shape[0], 1, 1)
+
+
+def same_rule(ctx: ShapeContext) -> Shape | None:
+    return ctx.in_shape
+
+
+def groupnorm_rule(ctx: ShapeContext) -> Shape | None:
+    c, groups = ctx.in_shape[0], ctx.args["groups"]
+    if c % groups:
+        ctx.fail("E0105", f"{c} channels are not divisible by groups={groups}", "groups",
+                 help=f"use a number of groups that divides {c}")
+        return None
+    return ctx.in_shape
+
+
+def flatten_rule(ctx: ShapeContext) -> Shape | None:
+    size = math.prod(ctx.in_shape)
+    if len(ctx.in_shape) > 1:
+        ctx.derivation.append(f"{' * '.join(map(str, ctx.in_shape))} = {size}")
+    return (size,)
+
+
+def linear_rule(ctx: ShapeContext) -> Shape | None:
+    if len(ctx.in_shape) != 1:
+        features = math.prod(ctx.in_shape)
+        ctx.fail("E0104", f"`linear` needs a flat vector, but its input is {format_shape(ctx.in_shape)}",
+                 None, "expects a vector", secondary=(Label(ctx.previous, f"output is {format_shape(ctx.in_shape)} "
+                                                           f"({features} values)"),) if ctx.previous else (),
+                 help=f"insert `flatten` before line {ctx.span.line} (it produces {features} features)")
+        return None
+    return (ctx.args["out"],)
+
+
+def upsample_rule(ctx: ShapeContext) -> Shape | None:
+    c, h, w = ctx.in_shape
+    scale = ctx.args["scale"]
+    sh, sw = scale if isinstance(scale, tuple) else (scale, scale)
+    return (c, math.floor(h * sh), math.floor(w * sw))
+
+
+# ---- counting ----------------------------------------------------------------------------
+
+def conv_params(a, i, o) -> int:
+    kh, kw = _pair(a["kernel"])
+    return a["out"] * (i[0] // a["groups"]) * kh * kw + (a["out"] if a["bias"] else 0)
+
+
+def conv_macs(a, i, o) -> int:
+    kh, kw = _pair(a["kernel"])
+    return o[0] * o[1] * o[2] * (i[0] // a["groups"]) * kh * kw
+
+
+def convtranspose_macs(a, i, o) -> int:
+    kh, kw = _pair(a["kernel"])
+    return i[0] * i[1] * i[2] * (a["out"] // a["groups"]) * kh * kw
+
+
+def norm_params(a, i, o) -> int:
+    return 2 * i[0]
+
+
+def linear_params(a, i, o) -> int:
+    return i[0] * a["out"] + (a["out"] if a["bias"] else 0)
+
+
+def linear_macs(a, i, o) -> int:
+    return i[0] * a["out"]
+
+
+# ---- the table ---------------------------------------------------------------------------
+
+POS = dict(minimum=1)
+NONNEG = dict(minimum=0)
+
+
+def _activation(name: str, module: str, *params: Param) -> LayerSpec:
+    return LayerSpec(name, params, module, same_rule, activation=True)
+
+
+_WINDOW = (Param("kernel", "pair", **POS), Param("stride", "pair", None, **POS), Param("padding", "pair", 0, **NONNEG))
+
+LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in (
+    LayerSpec("conv", (Param("out", "int", **POS), Param("kernel", "pair", **POS), Param("stride", "pair", 1, **POS),
+                       Param("padding", "padding", 0, **NONNEG), Param("dilation", "pair", 1, **POS),
+                       Param("groups", "int", 1, **POS), Param("bias", "bool", True)),
+              "Conv2d", conv_rule, conv_params, conv_macs, spatial=True),
+    LayerSpec("convtranspose", (Param("out", "int", **POS), Param("kernel", "pair", **POS),
+                                Param("stride", "pair", 1, **POS), Param("padding", "pair", 0, **NONNEG),
+                                Param("output_padding", "pair", 0, **NONNEG), Param("groups", "int", 1, **POS),
+                                Param("bias", "bool", True), Param("dilation", "pair", 1, **POS)),
+              "ConvTranspose2d", convtranspose_rule, conv_params, convtranspose_macs, spatial=True),
+    LayerSpec("maxpool", _WINDOW + (Param("dilation", "pair", 1, **POS), Param("ceil", "bool", False)),
+              "MaxPool2d", pool_rule, spatial=True),
+    LayerSpec("avgpool", _WINDOW + (Param("ceil", "bool", False),), "AvgPool2d", pool_rule, spatial=True),
+    LayerSpec("adaptiveavgpool", (Param("size", "pair", **POS),), "AdaptiveAvgPool2d", adaptive_rule, spatial=True),
+    LayerSpec("adaptivemaxpool", (Param("size", "pair", **POS),), "AdaptiveMaxPool2d", adaptive_rule, spatial=True),
+    LayerSpec("globalavgpool", (), "AdaptiveAvgPool2d", global_rule, spatial=True),
+    LayerSpec("batchnorm", (Param("eps", "float", 1e-5, minimum=0), Param("momentum", "float", 0.1, minimum=0)),
+              "BatchNorm2d", same_rule, norm_params),
+    LayerSpec("groupnorm", (Param("groups", "int", **POS), Param("eps", "float", 1e-5, minimum=0)),
+              "GroupNorm", groupnorm_rule, norm_params),
+    LayerSpec("lrn", (Param("size", "int", **POS), Param("alpha", "float", 1e-4), Param("beta", "float", 0.75),
+                      Param("k", "float", 1.0)), "LocalResponseNorm", same_rule, spatial=True),
+    LayerSpec("dropout", (Param("p", "float", 0.5, minimum=0),), "Dropout", same_rule),
+    LayerSpec("dropout2d", (Param("p", "float", 0.5, minimum=0),), "Dropout2d", same_rule, spatial=True),
+    LayerSpec("flatten", (), "Flatten", flatten_rule),
+    LayerSpec("linear", (Param("out", "int", **POS), Param("bias", "bool", True)),
+              "Linear", linear_rule, linear_params, linear_macs),
+    LayerSpec("upsample", (Param("scale", "scale", minimum=0),
+                           Param("mode", "str", "nearest", choices=("nearest", "nearest-exact", "bilinear", "bicubic", "area"))),
+              "Upsample", upsample_rule, spatial=True),
+    _activation("relu", "ReLU"),
+    _activation("relu6", "ReLU6"),
+    _activation("leakyrelu", "LeakyReLU", Param("slope", "float", 0.01)),
+    _activation("elu", "ELU", Param("alpha", "float", 1.0)),
+    _activation("gelu", "GELU"),
+    _activation("silu", "SiLU"),
+    _activation("mish", "Mish"),
+    _activation("hardswish", "Hardswish"),
+    _activation("sigmoid", "Sigmoid"),
+    _activation("tanh", "Tanh"),
+    _activation("softmax", "Softmax"),
+    _activation("logsoftmax", "LogSoftmax"),
+    _activation("identity", "Identity"),
+)}
+
+def lookup(name: str) -> LayerSpec | None:
+    """Layer names are case-insensitive keywords."""
+    return LAYERS.get(name.lower())
+
+
+def infer(spec: LayerSpec, args: Mapping[str, Value], in_shape: Shape, span: Span,
+          arg_spans: Mapping[str, Span], previous: Span | None = None) -> tuple[Shape | None, ShapeContext]:
+    """Run a layer's shape rule on an input shape; the context keeps derivation and diagnostics."""
+    ctx = ShapeContext(spec.name, args, in_shape, span, arg_spans, previous)
+    if spec.spatial and len(in_shape) != 3:
+        ctx.fail("E0103", f"`{spec.name}` needs a CxHxW input, but its input is the vector {format_shape(in_shape)}",
+                 None, "expects an image-shaped input",
+                 help="move it before the `flatten`, or use a layer made for vectors")
+        return None, ctx
+    if spec.name == "batchnorm" and len(in_shape) not in (1, 3):
+        ctx.fail("E0103", f"`batchnorm` needs a vector or a CxHxW input, not {format_shape(in_shape)}", None)
+        return None, ctx
+    return spec.rule(ctx), ctx

@@ -1,0 +1,333 @@
+"""Expand: program -> IR. Binds parameters, unrolls blocks and repeats, evaluates every
+argument, and infers every shape on the way, because `channels` makes an argument depend
+on the shape that reaches it.
+
+Shape rules live in `layers.py`; this pass applies them in order, checks `-> SHAPE`
+assertions, and joins residual and branch shapes. After an error the running shape is
+unknown until the next assertion, which re-synchronises it, so one mistake is reported
+once and later ones are still found.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+from .. import ir, limits, syntax as S
+from ..diagnostics import Diagnostics, Label, error, suggest
+from ..evaluate import UNKNOWN, EvalError, Unknown, coerce, evaluate, show
+from ..ir import Shape, Value, format_shape
+from ..layers import infer
+from ..program import BlockCall, LayerCall, Program, Unresolved
+from ..source import Span
+
+Env = Mapping[str, object]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Names:
+    """Unique module names within one container: labels as written, else kind + counter."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.counters: dict[str, int] = {}
+
+    def take(self, label: str | None, kind: str) -> str:
+        if label is not None:
+            name, n = label, 1
+            while name in self.used:
+                n += 1
+                name = f"{label}_{n}"
+        else:
+            while True:
+                self.counters[kind] = self.counters.get(kind, 0) + 1
+                name = f"{kind}{self.counters[kind]}"
+                if name not in self.used:
+                    break
+        self.used.add(name)
+        return name
+
+
+def _elements(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+class _Expander:
+    def __init__(self, program: Program, diags: Diagnostics) -> None:
+        self.program = program
+        self.diags = diags
+        self.emitted = 0
+        self.call_depth = 0
+        self.previous: Span | None = None  # the last statement that produced a shape
+
+    # ---- values --------------------------------------------------------------------------
+    def value(self, expr: S.Expr, env: Env) -> object:
+        """Evaluate, reporting errors; UNKNOWN when it cannot be known."""
+        try:
+            return evaluate(expr, env)
+        except EvalError as exc:
+            self.diags.add(exc.diagnostic)
+        except Unknown:
+            pass
+        return UNKNOWN
+
+    def with_channels(self, env: Env, shape: Shape | None) -> dict[str, object]:
+        return {**env, "channels": shape[0] if shape else UNKNOWN}
+
+    def count(self, expr: S.Expr, env: Env) -> int | None:
+        value = self.value(expr, env)
+        if value is UNKNOWN:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.diags.add(error("E0030", f"a repeat count must be an integer, found {show(value)}", expr.span))
+            return None
+        if value < 1:
+            self.diags.add(error("E0033", f"repeat count is {value}; it must be at least 1", expr.span,
+                                 f"evaluates to {value}", help="remove the repetition, or count from 1"))
+            return None
+        if value > limits.MAX_EXPANDED_STATEMENTS:
+            self.too_large(expr.span)
+        return value
+
+    def too_large(self, span: Span) -> None:
+        self.diags.add(error("E0034", f"the network expands to more than {limits.MAX_EXPANDED_STATEMENTS:,} "
+                                      "statements", span, "expanded here",
+                             help="check the repeat counts and block calls"))
+        raise _TooLarge()
+
+    def tick(self, span: Span) -> None:
+        self.emitted += 1
+        if self.emitted > limits.MAX_EXPANDED_STATEMENTS:
+            self.too_large(span)
+
+    def shape(self, shape: S.Shape, env: Env) -> Shape | None:
+        dims = []
+        for dim in shape.dims:
+            value = self.value(dim, env)
+            if value is UNKNOWN:
+                return None
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                self.diags.add(error("E0028", f"a shape dimension must be a positive integer, found {show(value)}",
+                                     dim.span))
+                return None
+            dims.append(value)
+        return tuple(dims)
+
+    # ---- statements ----------------------------------------------------------------------
+    def seq(self, stmts: Sequence, env: Env, shape: Shape | None,
+            names: _Names) -> tuple[list[ir.Node], Shape | None]:
+        nodes: list[ir.Node] = []
+        for stmt in stmts:
+            produced, shape = self.stmt(stmt, env, shape, names, None)
+            nodes.extend(produced)
+        return nodes, shape
+
+    def stmt(self, stmt, env: Env, shape: Shape | None, names: _Names,
+             label: str | None) -> tuple[list[ir.Node], Shape | None]:
+        if isinstance(stmt, LayerCall):
+            return self.layer(stmt, env, shape, names)
+        if isinstance(stmt, BlockCall):
+            return self.block(stmt, env, shape, names)
+        if isinstance(stmt, S.Labeled):
+            return self.stmt(stmt.stmt, env, shape, names, stmt.label)
+        if isinstance(stmt, S.Repeat):
+            times = self.count(stmt.count, self.with_channels(env, shape))
+            if times is None:
+                return [], None
+            nodes: list[ir.Node] = []
+            for _ in range(times):
+                self.tick(stmt.span)
+                for inner in stmt.body:
+                    produced, shape = self.stmt(inner, env, shape, names, label)
+                    nodes.extend(produced)
+            return nodes, shape
+        if isinstance(stmt, S.Assertion):
+            nodes, inferred = self.stmt(stmt.stmt, env, shape, names, label)
+            return nodes, self.assertion(stmt, nodes, inferred, env, shape)
+        if isinstance(stmt, S.Residual):
+            return self.residual(stmt, env, shape, names, label)
+        if isinstance(stmt, S.Branches):
+            return self.branches(stmt, env, shape, names, label)
+        if isinstance(stmt, S.TrainSection):
+            return [], shape
+        if isinstance(stmt, Unresolved):
+            return [], None
+        raise AssertionError(f"unhandled statement {stmt!r}")
+
+    def layer(self, call: LayerCall, env: Env, shape: Shape | None,
+              names: _Names) -> tuple[list[ir.Node], Shape | None]:
+        self.tick(call.span)
+        scope = self.with_channels(env, shape)
+        args: dict[str, Value] = {}
+        ok = True
+        for param in call.spec.params:
+            if param.name in call.args:
+                expr = call.args[param.name]
+                raw = self.value(expr, scope)
+                if raw is UNKNOWN:
+                    ok = False
+                    continue
+                try:
+                    args[param.name] = coerce(param, raw)
+                except ValueError as exc:
+                    self.diags.add(error("E0030" if "expected" in str(exc) else "E0036",
+                                         f"`{param.name}` of `{call.spec.name}` {exc}", expr.span,
+                                         f"this is {show(raw)}"))
+                    ok = False
+            else:
+                args[param.name] = None if param.default is None else param.default  # type: ignore[assignment]
+        if not ok or shape is None:
+            return [], None
+        out, ctx = infer(call.spec, args, shape, call.span, call.arg_spans, self.previous)
+        self.previous = call.span
+        self.diags.extend(ctx.diagnostics)
+        if out is None:
+            return [], None
+        if _elements(out) > limits.MAX_ACTIVATION_ELEMENTS:
+            self.diags.add(error("E0110", f"the output {format_shape(out)} has {_elements(out):,} elements per "
+                                          f"sample; the limit is 2^31", call.span, "too large",
+                                 help="use a smaller input or fewer channels"))
+            return [], None
+        node = ir.Layer(call.spec.name, args, names.take(call.label, call.spec.name), call.span, shape, out,
+                        tuple(ctx.derivation), call.arg_spans)
+        return [node], out
+
+    def block(self, call: BlockCall, env: Env, shape: Shape | None,
+              names: _Names) -> tuple[list[ir.Node], Shape | None]:
+        block = self.program.blocks[call.block]
+        scope = self.with_channels(env, shape)
+        inner: dict[str, object] = {}
+        for param in block.params:
+            expr = call.args.get(param.name, param.default)
+            inner[param.name] = self.value(expr, scope if param.name in call.args
+                                           else self.with_channels(inner, shape))
+        if self.call_depth >= limits.MAX_CALL_DEPTH:
+            self.diags.add(error("E0035", f"block calls nest deeper than {limits.MAX_CALL_DEPTH}", call.span))
+            return [], None
+        self.call_depth += 1
+        try:
+            body, out = self.seq(block.body, inner, shape, _Names())
+        finally:
+            self.call_depth -= 1
+        if shape is None or out is None:
+            return [], out
+        name = names.take(call.label, block.name.lower())
+        return [ir.Group(block.name, name, tuple(body), call.span, shape, out)], out
+
+    def assertion(self, stmt: S.Assertion, nodes: list[ir.Node], inferred: Shape | None, env: Env,
+                  before: Shape | None) -> Shape | None:
+        asserted = self.shape(stmt.shape, self.with_channels(env, before))
+        if asserted is None or inferred is None:
+            return asserted if inferred is None else inferred  # an assertion re-synchronises
+        if asserted != inferred:
+            last = ir.leaves(tuple(nodes))[-1:] if nodes else []
+            notes = tuple(last[0].derivation) if last else ()
+            self.diags.add(error(
+                "E0101", f"shape assertion does not hold: inferred {format_shape(inferred)}, "
+                         f"asserted {format_shape(asserted)}",
+                stmt.shape.span, "asserted here", notes=(", ".join(notes),) if notes else (),
+                secondary=(Label(last[0].span, f"produces {format_shape(inferred)}"),) if last else (),
+                help=f"write `-> {format_shape(inferred)}`, or change the layer"
+                     if len(inferred) == len(asserted) else
+                     ("insert `flatten` before this point" if len(asserted) == 1 else None)))
+        return inferred
+
+    def residual(self, stmt: S.Residual, env: Env, shape: Shape | None, names: _Names,
+                 label: str | None) -> tuple[list[ir.Node], Shape | None]:
+        inner = _Names()
+        body, out = self.seq(stmt.body, env, shape, inner)
+        shortcut, short = (None, shape) if stmt.shortcut is None else self.seq(stmt.shortcut, env, shape, inner)
+        if shape is None or out is None or short is None:
+            return [], None
+        if out != short:
+            what = "the input" if stmt.shortcut is None else "the shortcut"
+            labels = [Label(n.span, f"gives {format_shape(n.out_shape)}") for n in (body[-1:] + (shortcut or [])[-1:])]
+            self.diags.add(error(
+                "E0107", f"residual operands differ: the body gives {format_shape(out)}, {what} "
+                         f"{format_shape(short)}", stmt.keyword_span, "cannot add these", secondary=tuple(labels),
+                help=("add `shortcut { conv(%d, 1, stride=%s) batchnorm }` to project the input"
+                      % (out[0], _stride_hint(shape, out))) if stmt.shortcut is None and len(out) == 3 == len(shape)
+                else "make both sides produce the same shape"))
+            return [], None
+        node = ir.Residual(tuple(body), None if shortcut is None else tuple(shortcut),
+                           names.take(label, "residual"), stmt.span, shape, out)
+        return [node], out
+
+    def branches(self, stmt: S.Branches, env: Env, shape: Shape | None, names: _Names,
+                 label: str | None) -> tuple[list[ir.Node], Shape | None]:
+        inner = _Names()
+        results = [self.seq(branch, env, shape, inner) for branch in stmt.branches]
+        if shape is None or not results or any(out is None for _, out in results):
+            return [], None
+        shapes = [out for _, out in results]
+        listing = ", ".join(format_shape(s) for s in shapes)
+        labels = tuple(Label(body[-1].span, f"gives {format_shape(out)}") for body, out in results if body)
+        if stmt.op == "add":
+            if len(set(shapes)) > 1:
+                self.diags.add(error("E0109", f"`add` branches differ in shape: {listing}", stmt.keyword_span,
+                                     "cannot add these", secondary=labels,
+                                     help="make every branch produce the same shape"))
+                return [], None
+            out = shapes[0]
+        else:
+            if len({len(s) for s in shapes}) > 1 or len({s[1:] for s in shapes}) > 1:
+                self.diags.add(error("E0108", f"`concat` branches differ in size: {listing}", stmt.keyword_span,
+                                     "cannot join these on the channel axis", secondary=labels,
+                                     help="give every branch the same H and W (padding, or the same stride)"))
+                return [], None
+            out = (sum(s[0] for s in shapes),) + shapes[0][1:]
+        node = ir.Branches(stmt.op, tuple(tuple(body) for body, _ in results), names.take(label, stmt.op),
+                           stmt.span, shape, out)
+        return [node], out
+
+    # ---- networks ------------------------------------------------------------------------
+    def network(self, net: S.Network, overrides: Mapping[str, Value]) -> ir.Network | None:
+        declared = [p.name for p in net.params]
+        for name in overrides:
+            if name not in declared:
+                self.diags.add(error("E0025", f"network `{net.name}` has no parameter `{name}`", net.name_span,
+                                     help=suggest(name, declared) or
+                                     (f"its parameters are {', '.join(declared)}" if declared
+                                      else "it takes no parameters")))
+        env: dict[str, object] = {}
+        for param in net.params:
+            if param.name in overrides:
+                env[param.name] = overrides[param.name]
+            elif param.default is None:
+                self.diags.add(error("E0014", f"network parameter `{param.name}` has no value", param.span,
+                                     "no default", help=f"give it with `--set {param.name}=VALUE`"))
+                env[param.name] = UNKNOWN
+            else:
+                env[param.name] = self.value(param.default, env)
+        if not net.body or not isinstance(net.body[0], S.Input):
+            return None
+        input_shape = self.shape(net.body[0].shape, env)
+        if input_shape is not None and len(input_shape) not in (1, 3):
+            self.diags.add(error("E0028", f"input must be CxHxW or a vector, found {format_shape(input_shape)}",
+                                 net.body[0].shape.span, help="write the input like 1x28x28"))
+            input_shape = None
+        try:
+            body, out = self.seq(net.body[1:], env, input_shape, _Names())
+        except _TooLarge:
+            return None
+        train = {}
+        for stmt in net.body:
+            if isinstance(stmt, S.TrainSection):
+                for setting in stmt.settings:
+                    train[setting.name] = self.value(setting.value, env)
+        if input_shape is None or out is None or self.diags.has_errors:
+            return None
+        params = {k: v for k, v in env.items()}
+        return ir.Network(net.name, params, input_shape, out, tuple(body), net.span, train, self.program.files)
+
+
+def expand(program: Program, network: str, overrides: Mapping[str, Value], diags: Diagnostics) -> ir.Network | None:
+    """Expand one network of the program; None when it has errors (they are in `diags`)."""
+    return _Expander(program, diags).network(program.networks[network], overrides)
+
+
+def _stride_hint(before: Shape, after: Shape) -> str:
+    return str(max(1, before[1] // after[1])) if after[1] else "1"

@@ -1,0 +1,87 @@
+"""Lint: IR -> warnings about networks that compile but are probably not what was meant.
+
+The warning that needs the convolution arithmetic (W0201, rows never covered) is raised by
+the shape rules themselves; this pass looks at layers in context.
+"""
+
+from __future__ import annotations
+
+from .. import ir
+from ..diagnostics import Diagnostics, Label, warning
+
+_IDEMPOTENT = {"relu", "relu6", "identity"}
+_POOLS = {"maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "globalavgpool"}
+
+
+def _runs(nodes: tuple[ir.Node, ...]) -> list[list[ir.Node]]:
+    """Sequences of adjacent nodes, block calls inlined; residuals and branches start
+    their own sequences (their bodies do not run right after what precedes them)."""
+    runs: list[list[ir.Node]] = [[]]
+
+    def walk(seq: tuple[ir.Node, ...]) -> None:
+        for node in seq:
+            if isinstance(node, ir.Group):
+                walk(node.body)
+                continue
+            runs[0].append(node)
+            if isinstance(node, ir.Residual):
+                runs.extend(_runs(node.body))
+                runs.extend(_runs(node.shortcut or ()))
+            elif isinstance(node, ir.Branches):
+                for branch in node.branches:
+                    runs.extend(_runs(branch))
+
+    walk(nodes)
+    return runs
+
+
+def _last_layer(nodes: tuple[ir.Node, ...]) -> ir.Layer | None:
+    for node in reversed(nodes):
+        if isinstance(node, ir.Layer):
+            return node
+        if isinstance(node, ir.Group):
+            return _last_layer(node.body)
+        return None
+    return None
+
+
+def _no_effect(prev: ir.Layer | None, layer: ir.Layer) -> str | None:
+    kind = layer.kind
+    if prev is not None and kind == prev.kind and kind in _IDEMPOTENT:
+        return f"`{kind}` right after `{kind}` changes nothing"
+    if prev is not None and kind == "relu" and prev.kind in ("relu6", "sigmoid", "softmax"):
+        return f"`relu` after `{prev.kind}` changes nothing: its input is never negative"
+    if kind in _POOLS and layer.in_shape[1:] == (1, 1):
+        return f"`{kind}` of a 1x1 map changes nothing"
+    if kind == "flatten" and len(layer.in_shape) == 1:
+        return "`flatten` of a vector changes nothing"
+    if kind in ("dropout", "dropout2d") and layer.args["p"] == 0:
+        return f"`{kind}` with p=0 changes nothing"
+    if kind in ("dropout", "dropout2d") and layer.args["p"] >= 1:
+        return f"`{kind}` with p={layer.args['p']:g} zeroes everything"
+    return None
+
+
+def lint(net: ir.Network, diags: Diagnostics) -> ir.Network:
+    """Add warnings for `net` to `diags`; the network itself is unchanged."""
+    for run in _runs(net.body):
+        prev: ir.Layer | None = None
+        for node in run:
+            layer = node if isinstance(node, ir.Layer) else None
+            if layer is not None:
+                reason = _no_effect(prev, layer)
+                if reason:
+                    diags.add(warning("W0203", reason, layer.span, "no effect",
+                                      help=f"remove this `{layer.kind}`"))
+                if prev is not None and prev.kind == "conv" and layer.kind == "batchnorm" and prev.args["bias"]:
+                    diags.add(warning("W0204", "convolution bias is cancelled by the batchnorm after it", prev.span,
+                                      "has a bias", secondary=(Label(layer.span, "subtracts the mean"),),
+                                      help="write `bias=false` on the convolution"))
+            prev = layer
+    last = _last_layer(net.body)
+    if last is not None and last.kind == "softmax":
+        diags.add(warning("W0202", "the network ends in `softmax`, but training applies cross-entropy to raw "
+                                   "scores", last.span, "softmax applied twice in training",
+                          help="remove the `softmax` (use it at inference), or end in `logsoftmax`"))
+    return net
+
