@@ -80,9 +80,14 @@ class Diagnostics:
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
+        self._seen: set = set()
 
     def add(self, diagnostic: Diagnostic) -> None:
-        if diagnostic not in self.items:
+        """Keep the first diagnostic of a code at a span: a mistake inside a block called
+        five times is one mistake."""
+        key = (diagnostic.code, diagnostic.span, None if diagnostic.span else diagnostic.message)
+        if key not in self._seen:
+            self._seen.add(key)
             self.items.append(diagnostic)
 
     def extend(self, diagnostics: "Diagnostics | list[Diagnostic]") -> None:

@@ -60,7 +60,7 @@ def evaluate(expr: S.Expr, env: Mapping[str, object]) -> Value:
     if isinstance(expr, S.Literal):
         return expr.value
     if isinstance(expr, S.Name):
-        value = env[expr.id]  # resolve guarantees the name exists
+        value = env.get(expr.id, UNKNOWN)  # unknown names were reported by resolve
         if value is UNKNOWN:
             raise Unknown(expr.id)
         return value  # type: ignore[return-value]
@@ -145,4 +145,8 @@ def coerce(param: Param, value: Value) -> Value:
         if any(n < param.minimum for n in numbers):
             bound = "positive" if param.minimum == 1 else f"at least {param.minimum:g}"
             raise ValueError(f"must be {bound}, found {show(value)}")
+    if param.maximum is not None:
+        numbers = result if isinstance(result, tuple) else (result,)
+        if any(n > param.maximum for n in numbers):
+            raise ValueError(f"must be at most {param.maximum:g}, found {show(value)}")
     return result

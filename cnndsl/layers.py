@@ -27,6 +27,7 @@ class Param:
     kind: str
     default: object = REQUIRED
     minimum: float | None = None
+    maximum: float | None = None
     choices: tuple[str, ...] = ()
 
 
@@ -41,6 +42,7 @@ class ShapeContext:
     arg_spans: Mapping[str, Span]
     previous: Span | None = None      # the statement that produced the input, if any
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    uncovered: list[tuple] = field(default_factory=list)
     derivation: list[str] = field(default_factory=list)
 
     def span_of(self, arg: str | None) -> Span:
@@ -102,22 +104,50 @@ def _window_axis(ctx: ShapeContext, axis: int, size: int, kernel: int, stride: i
     ctx.derivation.append(f"{name} = {formula} = {out}" if exact
                           else f"{name} = {formula} = {span_num / stride + 1:g}, floored to {out}")
     if not exact:
-        _warn_uncovered(ctx, name, size, padding, stride, span_num)
+        _note_uncovered(ctx, name, size, kernel, stride, padding, dilation, formula, span_num / stride + 1)
     return out
 
 
-def _warn_uncovered(ctx: ShapeContext, name: str, size: int, padding: int, stride: int, span_num: int) -> None:
-    """W0201: the formula is not an integer, so the last rows or columns are never read."""
-    lost = span_num % stride
-    unit = "row" if name == "H" else "column"
-    fixes = [f"an input {name} of {size + stride - lost}"]
-    extra = next((e for e in range(1, stride + 1) if (span_num + 2 * e) % stride == 0), None)
-    if extra is not None:
-        fixes.insert(0, f"padding={padding + extra}")
-    ctx.warn("W0201", f"{ctx.layer} never reads the last {lost} {unit}{'s' if lost > 1 else ''} "
-             f"of its {size}-wide {name} axis", None, f"{lost} {unit}{'s' if lost > 1 else ''} dropped",
-             notes=(f"{name} = ({size} - F + 2P)/S + 1 = {span_num / stride + 1:g} is not an integer",),
-             help=f"for full coverage use {' or '.join(fixes)}")
+def _uncovered(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """How many real rows (not padding) at the far edge no window ever reads."""
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    last_read = (out - 1) * stride + dilation * (kernel - 1)
+    return max(0, padding + size - 1 - last_read)
+
+
+def _note_uncovered(ctx: ShapeContext, name: str, size: int, kernel: int, stride: int, padding: int,
+                    dilation: int, formula: str, exact: float) -> None:
+    """Remember an axis whose last real rows or columns no window reads (for W0201).
+
+    A window narrower than its stride skips rows everywhere by design (a 1x1 convolution
+    with stride 2), so the edge is not worth a warning there."""
+    lost = _uncovered(size, kernel, stride, padding, dilation)
+    if not lost or dilation * (kernel - 1) + 1 < stride:
+        return
+    pad = next((p for p in range(padding + 1, padding + stride + 1)
+                if _uncovered(size, kernel, stride, p, dilation) == 0
+                and (ctx.layer == "conv" or 2 * p <= dilation * (kernel - 1) + 1)), None)
+    grown = next(n for n in range(size + 1, size + stride + 1) if _uncovered(n, kernel, stride, padding, dilation) == 0)
+    ctx.uncovered.append((name, size, lost, f"{name} = {formula} = {exact:g}", pad, grown))
+
+
+def _warn_uncovered(ctx: ShapeContext) -> None:
+    """W0201, once per layer, naming every axis that loses rows or columns."""
+    if not ctx.uncovered:
+        return
+    parts, fixes, notes = [], [], []
+    for name, size, lost, derivation, pad, grown in ctx.uncovered:
+        unit = ("row" if name == "H" else "column") + ("s" if lost > 1 else "")
+        parts.append(f"{lost} {unit} of its {size}-long {name} axis")
+        notes.append(f"{derivation} is not an integer")
+        if pad is not None and f"padding={pad}" not in fixes:
+            fixes.append(f"padding={pad}")
+    sizes = "x".join(str(grown) for *_, grown in ctx.uncovered) if len(ctx.uncovered) == 2 else \
+        f"an input {ctx.uncovered[0][0]} of {ctx.uncovered[0][5]}"
+    fixes.append(f"an input of {sizes}" if len(ctx.uncovered) == 2 else sizes)
+    ctx.warn("W0201", f"{ctx.layer} never reads the last {' and '.join(parts)}", None,
+             "drops " + " and ".join(p.split(" of ")[0] for p in parts),
+             notes=("; ".join(notes),), help=f"to cover the whole input use {' or '.join(fixes)}")
 
 
 def _pair(value: Value) -> tuple[int, int]:
@@ -314,8 +344,8 @@ LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in (
               "GroupNorm", groupnorm_rule, norm_params),
     LayerSpec("lrn", (Param("size", "int", **POS), Param("alpha", "float", 1e-4), Param("beta", "float", 0.75),
                       Param("k", "float", 1.0)), "LocalResponseNorm", same_rule, spatial=True),
-    LayerSpec("dropout", (Param("p", "float", 0.5, minimum=0),), "Dropout", same_rule),
-    LayerSpec("dropout2d", (Param("p", "float", 0.5, minimum=0),), "Dropout2d", same_rule, spatial=True),
+    LayerSpec("dropout", (Param("p", "float", 0.5, minimum=0, maximum=1),), "Dropout", same_rule),
+    LayerSpec("dropout2d", (Param("p", "float", 0.5, minimum=0, maximum=1),), "Dropout2d", same_rule, spatial=True),
     LayerSpec("flatten", (), "Flatten", flatten_rule),
     LayerSpec("linear", (Param("out", "int", **POS), Param("bias", "bool", True)),
               "Linear", linear_rule, linear_params, linear_macs),
@@ -354,4 +384,6 @@ def infer(spec: LayerSpec, args: Mapping[str, Value], in_shape: Shape, span: Spa
     if spec.name == "batchnorm" and len(in_shape) not in (1, 3):
         ctx.fail("E0103", f"`batchnorm` needs a vector or a CxHxW input, not {format_shape(in_shape)}", None)
         return None, ctx
-    return spec.rule(ctx), ctx
+    out = spec.rule(ctx)
+    _warn_uncovered(ctx)
+    return out, ctx

@@ -47,3 +47,4 @@ class Program:
     blocks: Mapping[str, S.Block]
     networks: Mapping[str, S.Network]
     files: tuple[SourceFile, ...]
+    recursive: frozenset[str] = frozenset()  # blocks on a call cycle (already reported)

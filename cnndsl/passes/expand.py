@@ -197,6 +197,8 @@ class _Expander:
 
     def block(self, call: BlockCall, env: Env, shape: Shape | None,
               names: _Names) -> tuple[list[ir.Node], Shape | None]:
+        if call.block in self.program.recursive:
+            return [], None
         block = self.program.blocks[call.block]
         scope = self.with_channels(env, shape)
         inner: dict[str, object] = {}

@@ -45,7 +45,7 @@ class _Resolver:
                 continue
             if not target.is_file():
                 self.diags.add(error("E0020", f"cannot find `{use.path}`", use.span, "no such file",
-                                     notes=(f"looked for {target}",),
+                                     notes=(f"looked for `{use.path}` next to {module.file.name}",),
                                      help="paths in `use` are relative to the file that says `use`"))
                 continue
             used, diagnostics = self.load(target)
@@ -191,7 +191,8 @@ class _Resolver:
                                                    else f"{what} takes no arguments")))
                 ok = False
             elif arg.name in bound:
-                self.diags.add(error("E0015", f"argument `{arg.name}` is given twice", arg.span))
+                self.diags.add(error("E0015", f"argument `{arg.name}` is given twice", arg.span, "given again here",
+                                     help=f"remove one of the two values of `{arg.name}`"))
                 ok = False
             else:
                 bound[arg.name] = arg.value
@@ -225,13 +226,16 @@ class _Resolver:
         return replace(node, body=self.body(node.body, scope, in_network, True))
 
     # ---- recursion -----------------------------------------------------------------------
-    def check_recursion(self, blocks: dict[str, S.Block]) -> None:
+    def check_recursion(self, blocks: dict[str, S.Block]) -> frozenset[str]:
+        """Report call cycles; returns the blocks on one, which expansion must not enter."""
         state: dict[str, int] = {}
+        cyclic: set[str] = set()
 
         def visit(name: str, path: tuple[str, ...]) -> None:
             state[name] = 1
             for call in _block_calls(blocks[name].body):
                 if state.get(call.block) == 1:
+                    cyclic.update(path + (name,))
                     chain = " -> ".join(path + (name, call.block))
                     self.diags.add(error("E0018", f"block `{call.block}` calls itself", call.span,
                                          "recursive call", notes=(f"call chain: {chain}",),
@@ -243,6 +247,7 @@ class _Resolver:
         for name in blocks:
             if name not in state:
                 visit(name, ())
+        return frozenset(cyclic)
 
 
 def _labelled(stmt, label):
@@ -274,7 +279,7 @@ def resolve(root: S.Module, load: Loader, diags: Diagnostics) -> Program:
     r.collect(root, (root.file.path.resolve(),) if root.file.path else ())
     r.define_blocks()
     blocks = {name: r.definition(block, False) for name, block in r.blocks.items()}
-    r.check_recursion(blocks)
+    recursive = r.check_recursion(blocks)
     networks: dict[str, S.Network] = {}
     for network in root.networks:
         if network.name in networks:
@@ -287,4 +292,4 @@ def resolve(root: S.Module, load: Loader, diags: Diagnostics) -> Program:
                             "its first statement must be `input`",
                             help="start the network with its input shape, e.g. `input 1x28x28`"))
         networks[network.name] = r.definition(network, True)
-    return Program(root.file, blocks, networks, tuple(m.file for m in r.modules))
+    return Program(root.file, blocks, networks, tuple(m.file for m in r.modules), recursive)
