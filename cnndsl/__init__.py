@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 def summary(path_or_source: str | Path, network: str | None = None, **params: Value) -> dict[str, Any]:
     """The per-layer table and totals, as `cnndsl summary --format json` prints them."""
-    from .summary import summarize
+    from .counting import summarize
 
     return summarize(check(path_or_source, network, **params).network()).as_json()
 

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from ..ir import format_shape
 from ..render import print_diagnostics, summary_line
-from ..summary import summarize
+from ..counting import summarize
 from .app import (EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, check_path, console,
                   err_console, load_network)
 

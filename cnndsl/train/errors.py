@@ -1,0 +1,25 @@
+"""Errors a user can cause while training, evaluating or predicting.
+
+Each carries the exit code of CLI.md, so the command line prints the message and leaves
+without a traceback: 1 when the input (data, setting, run directory) was rejected, 2 for a
+usage error such as an unknown data set.
+"""
+
+from __future__ import annotations
+
+
+class TrainError(Exception):
+    """The input was rejected (exit 1). `help` is an optional line on how to fix it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, help: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.help = help
+
+
+class UsageError(TrainError):
+    """The command was used wrongly (exit 2), e.g. an unknown data set name."""
+
+    exit_code = 2
