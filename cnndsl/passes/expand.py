@@ -62,6 +62,7 @@ class _Expander:
         self.emitted = 0
         self.call_depth = 0
         self.previous: Span | None = None  # the last statement that produced a shape
+        self.parameters = 0
 
     # ---- values --------------------------------------------------------------------------
     def value(self, expr: S.Expr, env: Env) -> object:
@@ -191,6 +192,12 @@ class _Expander:
                                           f"sample; the limit is 2^31", call.span, "too large",
                                  help="use a smaller input or fewer channels"))
             return [], None
+        self.parameters += call.spec.count_params(args, shape, out)
+        if self.parameters > limits.MAX_PARAMETERS:
+            self.diags.add(error("E0111", f"the network has more than 2^34 parameters ({self.parameters:,} by "
+                                          "this layer)", call.span, "the limit is crossed here",
+                                 help="use fewer channels or features"))
+            raise _TooLarge()
         node = ir.Layer(call.spec.name, args, names.take(call.label, call.spec.name), call.span, shape, out,
                         tuple(ctx.derivation), call.arg_spans)
         return [node], out
@@ -310,6 +317,10 @@ class _Expander:
         if input_shape is not None and len(input_shape) not in (1, 3):
             self.diags.add(error("E0028", f"input must be CxHxW or a vector, found {format_shape(input_shape)}",
                                  net.body[0].shape.span, help="write the input like 1x28x28"))
+            input_shape = None
+        if input_shape is not None and _elements(input_shape) > limits.MAX_ACTIVATION_ELEMENTS:
+            self.diags.add(error("E0110", f"the input {format_shape(input_shape)} has more than 2^31 elements",
+                                 net.body[0].shape.span, "too large"))
             input_shape = None
         try:
             body, out = self.seq(net.body[1:], env, input_shape, _Names())

@@ -1,0 +1,138 @@
+"""Any file, however broken, gets diagnostics and exit 1, never a traceback.
+
+A bounded fuzz run is part of the normal test command; `CNNDSL_FUZZ_EXAMPLES=20000 pytest
+tests/test_robustness.py` runs a longer one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from typer.testing import CliRunner
+
+import cnndsl
+from cnndsl import limits
+from cnndsl.cli import app
+from cnndsl.compiler import check_file
+from cnndsl.parser import decode_source
+
+ARCHITECTURES = sorted((Path(__file__).resolve().parent.parent / "architectures").glob("*.net"))
+EXAMPLES = int(os.environ.get("CNNDSL_FUZZ_EXAMPLES", "150"))
+runner = CliRunner()
+
+
+def front_end(data: bytes) -> list[str]:
+    """Run the whole static pipeline on raw bytes; return the diagnostic codes."""
+    file, problems = decode_source(data, "fuzz.net")
+    if file is None:
+        return [d.code for d in problems]
+    return [d.code for d in check_file(file, every=True).diagnostics]
+
+
+def test_binary_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "model.net"
+    path.write_bytes(bytes(range(256)) * 4)
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 1 and "E0003" in result.output
+
+
+def test_invalid_utf8_is_rejected() -> None:
+    assert front_end(b"network A { input 4 \xff\xfe }") == ["E0003"]
+
+
+def test_huge_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "big.net"
+    path.write_text("# padding\n" * (limits.MAX_FILE_BYTES // 10 + 10))
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 1 and "E0004" in result.output
+
+
+@pytest.mark.parametrize("opener, closer", [("(", ")"), ("{", "}"), ("[", "]")])
+def test_deep_nesting_is_rejected(opener: str, closer: str) -> None:
+    depth = 50_000
+    body = f"conv({opener * depth}1{closer * depth}, 1)" if opener != "{" else "residual {" * depth + "}" * depth
+    assert "E0005" in front_end(f"network A {{ input 3x8x8 {body} }}".encode())
+
+
+def test_moderate_nesting_is_fine() -> None:
+    assert front_end(b"network A { input 3x8x8 " + b"residual { " * 40 + b"relu" + b" }" * 40 + b" }") == []
+
+
+@pytest.mark.parametrize("source", [
+    "network A { input 4 relu * 1000000000000 }",
+    "network A { input 4 repeat 100000 { repeat 100000 { relu } } }",
+    "block B { relu * 400 }\nblock C { B * 400 }\nnetwork A { input 4 C * 400 }",
+    "network A { input 4 relu * (2 ** 3) }",
+    "network A(n = 99999999999999999999 * 99999999999999999999) { input 4 linear(n) }",
+    "network A { input 999999999x999999999x999999999 relu }",
+    "network A { input 3x8x8 conv(1e308 * 1e308, 1) }",
+    "network A { input 4 linear(100000000) linear(100000000) }",
+])
+def test_resource_bombs_are_refused(source: str) -> None:
+    found = front_end(source.encode())
+    assert found and all(code.startswith("E") for code in found), found
+
+
+def test_parameter_count_bound() -> None:
+    # each linear has 2^34 / 4 weights: fine alone, too many together
+    found = front_end(b"network A { input 65536 linear(65536) linear(65536) linear(65536) linear(65536) linear(65536) }")
+    assert "E0111" in found
+
+
+def test_truncated_architectures_never_crash() -> None:
+    for path in ARCHITECTURES:
+        data = path.read_bytes()
+        for cut in range(0, len(data), max(1, len(data) // 40)):
+            front_end(data[:cut])  # must return, whatever it says
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_architectures_never_crash(data: st.DataObject) -> None:
+    """Byte-level mutations of every reference network: diagnostics, never an exception."""
+    path = data.draw(st.sampled_from(ARCHITECTURES))
+    source = bytearray(path.read_bytes())
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = rng.randrange(len(source))
+        action = rng.choice(("flip", "delete", "insert", "duplicate"))
+        if action == "flip":
+            source[position] = rng.randrange(256)
+        elif action == "delete":
+            del source[position:position + rng.randrange(1, 20)]
+        elif action == "insert":
+            source[position:position] = rng.choice([b"(", b")", b"{", b"}", b"x", b"0", b"-", b"*", b"->", b"\"",
+                                                    b"channels", b"repeat 99999 {", b"residual {", b"9" * 30])
+        else:
+            end = min(len(source), position + rng.randrange(1, 200))
+            source[position:position] = source[position:end]
+        if not source:
+            source = bytearray(b" ")
+    front_end(bytes(source))
+
+
+TOKENS = ["network", "block", "use", "input", "repeat", "residual", "shortcut", "concat", "add", "branch",
+          "train", "{", "}", "(", ")", "[", "]", ",", ";", ":", "=", "->", "*", "/", "//", "%", "+", "-",
+          "conv", "relu", "linear", "flatten", "maxpool", "batchnorm", "channels", "A", "x", "0", "1", "3",
+          "3x32x32", "\"same\"", "true", "1.5", "1e-3", "\n", "# c\n"]
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=60))
+def test_token_soup_never_crashes(tokens: list[str]) -> None:
+    front_end(" ".join(tokens).encode())
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.text(max_size=300))
+def test_arbitrary_text_never_crashes(text: str) -> None:
+    front_end(text.encode("utf-8", "surrogatepass"))
+
+
+def test_api_never_raises_on_bad_source() -> None:
+    report = cnndsl.check("network {{{")
+    assert not report.ok
