@@ -20,8 +20,8 @@ class Residual(nn.Module):
         self.shortcut = shortcut
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.shortcut is None else self.shortcut(x)
-        return self.body(x) + identity
+        out = self.body(x)
+        return out + (x if self.shortcut is None else self.shortcut(x))
 
 
 class Concat(nn.ModuleList):

@@ -87,12 +87,15 @@ class _Resolver:
     def body(self, stmts: Sequence[S.Stmt], scope: frozenset[str], in_network: bool, top: bool) -> tuple:
         out = []
         for index, stmt in enumerate(stmts):
-            if isinstance(stmt, S.Input) and not (in_network and top and index == 0):
-                self.diags.add(error("E0021", "`input` must be the first statement of a network", stmt.span,
-                                     "misplaced `input`"))
+            if isinstance(stmt, S.Input) and in_network and top and index == 0:
+                for dim in stmt.shape.dims:
+                    self.names(dim, scope - {"channels"})
+                out.append(stmt)
                 continue
-            if isinstance(stmt, S.TrainSection) and not (in_network and top):
-                self.diags.add(error("E0026", "a `train` section belongs directly in a network", stmt.span))
+            if isinstance(stmt, S.TrainSection) and in_network and top:
+                for setting in stmt.settings:
+                    self.names(setting.value, scope - {"channels"})
+                out.append(stmt)
                 continue
             resolved = self.stmt(stmt, scope, in_network, None)
             if resolved is not None:
@@ -127,13 +130,12 @@ class _Resolver:
             branches = tuple(self.body(b, scope, in_network, False) for b in stmt.branches)
             return _labelled(replace(stmt, branches=branches), label)
         if isinstance(stmt, S.Input):
-            for dim in stmt.shape.dims:
-                self.names(dim, scope)
-            return stmt
+            self.diags.add(error("E0021", "`input` must be the first statement of a network", stmt.span,
+                                 "misplaced `input`"))
+            return None
         if isinstance(stmt, S.TrainSection):
-            for setting in stmt.settings:
-                self.names(setting.value, scope - {"channels"})
-            return stmt
+            self.diags.add(error("E0026", "a `train` section belongs directly in a network", stmt.span))
+            return None
         raise AssertionError(f"unhandled statement {stmt!r}")
 
     def call(self, call: S.Call, scope: frozenset[str], label: tuple[str, Span] | None):

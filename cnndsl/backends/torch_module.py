@@ -1,0 +1,79 @@
+"""IR -> `torch.nn.Module`: the backend behind `cnndsl.compile`.
+
+The module tree mirrors the IR node for node. A group (one block call) is an
+`nn.Sequential` named after the call; a residual holds `body` and, when written, `shortcut`;
+`concat` and `add` hold their branches as an indexed list. Every module is registered in
+source order under the path `ir.named_leaves` gives, so `state_dict()` keys are the layer
+names `cnndsl summary` prints (`basic1.residual1.body.conv1.weight`) and come in the order
+the file declares them. Nothing is decided at call time: the forward passes are those of
+`nn.Sequential` and the small containers in `containers.py`.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .. import ir
+from ..compiler import CompileError
+from ..diagnostics import error
+from .containers import Add, Concat, Residual
+from .module_calls import ModuleCall, module_calls
+
+
+class CompiledNetwork(nn.Sequential):
+    """A network compiled from a `.net` file: its top-level layers and groups, run in order.
+
+    `network_name`, `input_shape` and `output_shape` (per sample, without the batch
+    dimension) come from the file; `network` is the whole IR, for tools that want the
+    source spans, the parameter values or the `train { }` settings."""
+
+    def __init__(self, net: ir.Network) -> None:
+        super().__init__()
+        self.network = net
+        self.network_name = net.name
+        self.input_shape = net.input_shape
+        self.output_shape = net.output_shape
+        _fill(self, net.body, "", module_calls(net.body))
+
+    def extra_repr(self) -> str:
+        return f"{self.network_name}: {ir.format_shape(self.input_shape)} -> {ir.format_shape(self.output_shape)}"
+
+
+def build(net: ir.Network) -> CompiledNetwork:
+    """The `nn.Module` for a checked network.
+
+    Raises `CompileError` when a label cannot name a module because PyTorch already uses
+    the name (`train:`, `forward:`)."""
+    return CompiledNetwork(net)
+
+
+def instantiate(call: ModuleCall) -> nn.Module:
+    return getattr(nn, call.cls)(*call.args, **dict(call.kwargs))
+
+
+def _fill(container: nn.Module, nodes: tuple[ir.Node, ...], prefix: str, calls: dict[str, ModuleCall]) -> None:
+    for node in nodes:
+        if hasattr(container, node.name) and node.name not in container._modules:
+            raise CompileError([error(
+                "E0301", f"`{node.name}` cannot name a module: PyTorch's `{type(container).__name__}` already "
+                         f"has an attribute of that name", node.span, "this label",
+                help=f"choose another label, e.g. `{node.name}_`")])
+        container.add_module(node.name, _module(node, f"{prefix}{node.name}", calls))
+
+
+def _sequence(nodes: tuple[ir.Node, ...], prefix: str, calls: dict[str, ModuleCall]) -> nn.Sequential:
+    sequence = nn.Sequential()
+    _fill(sequence, nodes, prefix, calls)
+    return sequence
+
+
+def _module(node: ir.Node, path: str, calls: dict[str, ModuleCall]) -> nn.Module:
+    if isinstance(node, ir.Layer):
+        return instantiate(calls[path])
+    if isinstance(node, ir.Group):
+        return _sequence(node.body, f"{path}.", calls)
+    if isinstance(node, ir.Residual):
+        shortcut = None if node.shortcut is None else _sequence(node.shortcut, f"{path}.shortcut.", calls)
+        return Residual(_sequence(node.body, f"{path}.body.", calls), shortcut)
+    joiner = Concat if node.op == "concat" else Add
+    return joiner(_sequence(branch, f"{path}.{index}.", calls) for index, branch in enumerate(node.branches))

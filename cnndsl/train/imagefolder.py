@@ -1,0 +1,102 @@
+"""`imagefolder:PATH`: one sub-folder per class, optionally inside `train/` and `test/`.
+
+Images of a folder differ in size, so each is decoded once, straight to the network's
+input size and to grey or RGB, and the result is cached in PATH. Hidden files are skipped;
+any other file that is not a readable image stops the run with its name, because silently
+dropping it would train on a different data set than the user thinks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .cache import cached
+from .datasets import TEST_EVERY, Dataset, ImageSet, Log, from_arrays, split_every
+from .errors import TrainError, UsageError
+
+
+def pil_mode(channels: int) -> str:
+    """The PIL mode images are decoded in: grey for one channel, RGB otherwise."""
+    return "L" if channels == 1 else "RGB"
+
+
+def decode_image(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """One image file as a `C x H x W` uint8 array, converted to `mode` and, when `size`
+    (h, w) is given, resized to it with Pillow's antialiased bilinear filter."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert(mode)
+            if size is not None and image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as exc:  # Pillow raises many types for damaged or foreign files
+        raise TrainError(f"{path} is not an image that can be read ({type(exc).__name__}: {exc})",
+                         help="remove it, or replace it with a PNG or JPEG file") from None
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _is_hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def scan(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """The class names (sub-folders, sorted) and every file with its class index."""
+    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not _is_hidden(p))
+    if not class_dirs:
+        raise TrainError(f"{folder} has no class sub-folders", help="put the images of each class in a folder of its own")
+    files: list[tuple[Path, int]] = []
+    for index, class_dir in enumerate(class_dirs):
+        members = sorted(p for p in class_dir.rglob("*")
+                         if p.is_file() and not any(_is_hidden(part) for part in p.relative_to(class_dir).parts))
+        if not members:
+            raise TrainError(f"class folder {class_dir} holds no images", help="add images or remove the folder")
+        files.extend((path, index) for path in members)
+    return [d.name for d in class_dirs], files
+
+
+def _decode_all(files: list[tuple[Path, int]], mode: str, size: tuple[int, int], cache: Path, key: str) -> ImageSet:
+    def decode() -> tuple[torch.Tensor, torch.Tensor]:
+        images = np.stack([decode_image(path, mode, size) for path, _ in files])
+        decoded = from_arrays(images, np.array([label for _, label in files]))
+        return decoded.images, decoded.labels
+
+    images, labels = cached(cache, [path for path, _ in files], key, decode)
+    return ImageSet(images, labels)
+
+
+def load_image_folder(path: Path, input_shape: tuple[int, ...], log: Log) -> Dataset:
+    """Read PATH (with `train/` and `test/` inside, or else split deterministically)."""
+    if not path.is_dir():
+        raise UsageError(f"imagefolder: no such folder: {path}")
+    if len(input_shape) != 3:
+        raise TrainError("imagefolder data needs a network whose input is an image (CxHxW), "
+                         f"not a vector of {input_shape[0]}")
+    channels, height, width = input_shape
+    mode, size = pil_mode(channels), (height, width)
+    key = f"{mode}{height}x{width}"
+    train_dir, test_dir = path / "train", path / "test"
+    if train_dir.is_dir() and test_dir.is_dir():
+        classes, train_files = scan(train_dir)
+        test_classes, test_files = scan(test_dir)
+        unknown = sorted(set(test_classes) - set(classes))
+        if unknown:
+            raise TrainError(f"{test_dir} has classes that {train_dir} lacks: {', '.join(unknown)}")
+        remap = [classes.index(name) for name in test_classes]
+        test_files = [(file, remap[label]) for file, label in test_files]
+        log(f"decoding {len(train_files) + len(test_files)} images from {path} at {height}x{width}")
+        train = _decode_all(train_files, mode, size, path / f".cnndsl-train-{key}.pt", f"{key}:{classes}")
+        test = _decode_all(test_files, mode, size, path / f".cnndsl-test-{key}.pt", f"{key}:{classes}")
+    else:
+        classes, files = scan(path)
+        log(f"decoding {len(files)} images from {path} at {height}x{width}; no train/ and test/ inside, "
+            f"so every {TEST_EVERY}th image of each class is held out for testing")
+        every = _decode_all(files, mode, size, path / f".cnndsl-all-{key}.pt", f"{key}:{classes}")
+        train_index, test_index = split_every(every.labels.numpy())
+        train = ImageSet(every.images[train_index], every.labels[train_index])
+        test = ImageSet(every.images[test_index], every.labels[test_index])
+    return Dataset(f"imagefolder:{path}", tuple(classes), train, test, flip=True)
