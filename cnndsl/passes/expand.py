@@ -298,6 +298,7 @@ class _Expander:
         for name in overrides:
             if name not in declared:
                 self.diags.add(error("E0025", f"network `{net.name}` has no parameter `{name}`", net.name_span,
+                                     "given a value it does not declare",
                                      help=suggest(name, declared) or
                                      (f"its parameters are {', '.join(declared)}" if declared
                                       else "it takes no parameters")))

@@ -109,7 +109,7 @@ class _Resolver:
             return self.call(stmt, scope, label)
         if label is not None and not isinstance(stmt, (S.Residual, S.Branches, S.Repeat)):
             self.diags.add(error("E0024", "only layers, block calls, residuals and branches can be labelled",
-                                 label[1]))
+                                 label[1], "this label", help="remove the label"))
         if isinstance(stmt, S.Repeat):
             self.names(stmt.count, scope)
             body = self.body(stmt.body, scope, in_network, False)
