@@ -6,10 +6,16 @@ words of the language rather than Lark's terminal names.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
-from lark import Lark, Token, Transformer, Tree, v_args
+import lark
+from lark import Lark, Token, Transformer, v_args
+from lark.grammar import Rule
+from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import limits, syntax as S
@@ -25,10 +31,49 @@ _TERMINAL_WORDS = {
 }
 
 
+GRAMMAR = "net.lark"
+TABLES = "net.tables.json"
+
+
+def _grammar_text() -> str:
+    return resources.files("cnndsl.grammars").joinpath(GRAMMAR).read_text(encoding="utf-8")
+
+
+def _fingerprint(grammar: str) -> str:
+    return f"{hashlib.sha256(grammar.encode()).hexdigest()} lark-{lark.__version__}"
+
+
+def _build(grammar: str) -> Lark:
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def _int_keys(pairs: list[tuple[str, object]]) -> dict:
+    """JSON object keys are strings; the parse tables index states by integer."""
+    return {int(k) if k.isdigit() else k: v for k, v in pairs}
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    grammar = resources.files("cnndsl.grammars").joinpath("net.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    """The LALR parser. Building it from the grammar takes ~0.1 s, most of a `check`;
+    `net.tables.json` holds the same tables as plain JSON (data, never pickle), used when
+    it was generated from this very grammar with this Lark version."""
+    grammar = _grammar_text()
+    tables = resources.files("cnndsl.grammars").joinpath(TABLES)
+    try:
+        saved = json.loads(tables.read_text(encoding="utf-8"), object_pairs_hook=_int_keys)
+        if saved.get("fingerprint") == _fingerprint(grammar):
+            return Lark.__new__(Lark)._load({"data": saved["data"], "memo": saved["memo"]})
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing or stale tables: build from the grammar
+    return _build(grammar)
+
+
+def write_tables(path: Path) -> None:
+    """Regenerate the parse tables (`pytest tests/test_parser.py --bless` calls this)."""
+    grammar = _grammar_text()
+    data, memo = _build(grammar).memo_serialize([TerminalDef, Rule])
+    path.write_text(json.dumps({"fingerprint": _fingerprint(grammar), "data": data, "memo": memo}) + "\n",
+                    encoding="utf-8")
 
 
 def _span(file: SourceFile, meta) -> Span:
@@ -319,8 +364,6 @@ def parse(file: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
 
 def read_source(path, display_name: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:
     """Read a file as UTF-8 text, refusing binaries and oversized files with a diagnostic."""
-    from pathlib import Path
-
     path = Path(path)
     name = display_name or str(path)
     placeholder = SourceFile(name, "", path)
@@ -347,3 +390,4 @@ def decode_source(data: bytes, name: str, path=None) -> tuple[SourceFile | None,
         return None, [error("E0003", f"file is not valid UTF-8 (byte {exc.start})", None,
                             help="save the file as UTF-8")]
     return SourceFile(name, text.replace("\r\n", "\n").replace("\r", "\n"), path), []
+

@@ -1,0 +1,1 @@
+"""The grammar of the .net language, installed as the package `cnndsl.grammars`."""
