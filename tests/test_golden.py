@@ -1,7 +1,8 @@
 """Golden files: every bad input under tests/golden/ beside its expected rendering.
 
 `NAME.net` is checked (every network, as `cnndsl check` does) and its diagnostics are
-rendered without colour at width 100; the text must equal `NAME.stderr`. The file name
+rendered without colour at width 100; the text must equal `NAME.stderr`. A line
+`# set: NAME=VALUE` in the input passes that override, as `--set` does. The file name
 starts with the code it demonstrates, and that code must be among the diagnostics.
 Re-bless after an intended change with `pytest tests/test_golden.py --bless`.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cnndsl.cli.app import parse_value
 from cnndsl.compiler import check_file
 from cnndsl.parser import read_source
 from cnndsl.render import plain
@@ -23,7 +25,9 @@ CASES = sorted(GOLDEN.glob("*.net"))
 def render_case(path: Path) -> tuple[str, list[str]]:
     file, problems = read_source(path, path.name)
     assert file is not None, problems
-    report = check_file(file, every=True)
+    overrides = dict(line[len("# set:"):].strip().split("=", 1) for line in file.text.splitlines()
+                     if line.startswith("# set:"))
+    report = check_file(file, overrides={k: parse_value(v) for k, v in overrides.items()}, every=True)
     return plain(report.diagnostics), [d.code for d in report.diagnostics]
 
 
