@@ -12,16 +12,23 @@ from torch import nn
 
 
 class Residual(nn.Module):
-    """`body(x) + shortcut(x)`, or `body(x) + x` without a shortcut."""
+    """`body(x) + shortcut(x)`, or `body(x) + x` without a shortcut. With `in_place`, the
+    sum is accumulated into the body's output, as torchvision's `out += identity` does;
+    only for a body whose output nothing else reads."""
 
-    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None) -> None:
+    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None, in_place: bool = False) -> None:
         super().__init__()
         self.body = body
         self.shortcut = shortcut
+        self.in_place = in_place
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)
-        return out + (x if self.shortcut is None else self.shortcut(x))
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return out.add_(identity) if self.in_place else out + identity
+
+    def extra_repr(self) -> str:
+        return "in_place=True" if self.in_place else ""
 
 
 class Concat(nn.ModuleList):
@@ -32,11 +39,19 @@ class Concat(nn.ModuleList):
 
 
 class Add(nn.ModuleList):
-    """Every branch on the same input; the outputs summed."""
+    """Every branch on the same input; the outputs summed. With `in_place`, the sum is
+    accumulated into the first branch's output (only for one that nothing else reads)."""
+
+    def __init__(self, branches: list[nn.Module], in_place: bool = False) -> None:
+        super().__init__(branches)
+        self.in_place = in_place
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = iter(self)
         out = next(branches)(x)
         for branch in branches:
-            out = out + branch(x)
+            out = out.add_(branch(x)) if self.in_place else out + branch(x)
         return out
+
+    def extra_repr(self) -> str:
+        return "in_place=True" if self.in_place else ""

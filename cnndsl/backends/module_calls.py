@@ -158,40 +158,46 @@ _CALLS: Mapping[str, Callable[[ir.Layer], ModuleCall]] = {
 
 
 def call_for(layer: ir.Layer, in_place: bool = False) -> ModuleCall:
-    """The module call for one layer; `in_place` only for activations that support it."""
+    """The module call for one layer; `in_place` only for the kinds in IN_PLACE_CAPABLE."""
     call = _CALLS[layer.kind](layer)
     return ModuleCall(call.cls, call.args, call.kwargs + (("inplace", True),)) if in_place else call
 
 
-def module_calls(nodes: tuple[ir.Node, ...], prefix: str = "") -> dict[str, ModuleCall]:
-    """Every leaf's module call, keyed by its `ir.named_leaves` path.
+def in_place_paths(nodes: tuple[ir.Node, ...], prefix: str = "") -> frozenset[str]:
+    """The paths of the modules that may overwrite a tensor they receive, as torchvision's
+    models do (`ReLU(inplace=True)`, `out += identity`): activations, and residuals and adds
+    that accumulate into their first operand.
 
-    An activation runs in place when the tensor it receives is one that nobody else reads:
-    the fresh output of a layer that does not keep it for the backward pass, or of a
-    residual, concat or add. The first layer of a network, body, shortcut or branch never
-    does, because its input is shared (with the caller, or with the other operands)."""
-    calls: dict[str, ModuleCall] = {}
-    _walk(nodes, prefix, input_is_private=False, calls=calls)
-    return calls
+    A module may when the tensor it would overwrite is one that nobody else reads: the fresh
+    output of a layer that does not keep it for the backward pass, or of a residual, concat
+    or add. The input of a network, body, shortcut or branch never is: the caller, or the
+    other operands, still read it."""
+    paths: set[str] = set()
+    _walk(nodes, prefix, input_is_private=False, paths=paths)
+    return frozenset(paths)
 
 
-def _walk(nodes: tuple[ir.Node, ...], prefix: str, input_is_private: bool, calls: dict[str, ModuleCall]) -> bool:
-    """Fill `calls` for a sequence; return whether the sequence's output is private."""
+def _walk(nodes: tuple[ir.Node, ...], prefix: str, input_is_private: bool, paths: set[str]) -> bool:
+    """Collect the in-place paths of a sequence; return whether its output is private."""
     private = input_is_private
     for node in nodes:
         path = f"{prefix}{node.name}"
         if isinstance(node, ir.Layer):
-            in_place = private and node.kind in IN_PLACE_CAPABLE
-            calls[path] = call_for(node, in_place)
+            if private and node.kind in IN_PLACE_CAPABLE:
+                paths.add(path)
             private = node.kind in _FRESH_UNSAVED_OUTPUT
         elif isinstance(node, ir.Group):
-            private = _walk(node.body, f"{path}.", private, calls)
+            private = _walk(node.body, f"{path}.", private, paths)
         elif isinstance(node, ir.Residual):
-            _walk(node.body, f"{path}.body.", False, calls)
-            _walk(node.shortcut or (), f"{path}.shortcut.", False, calls)
+            body_private = _walk(node.body, f"{path}.body.", False, paths)
+            _walk(node.shortcut or (), f"{path}.shortcut.", False, paths)
+            if body_private:
+                paths.add(path)
             private = True
         else:
-            for index, branch in enumerate(node.branches):
-                _walk(branch, f"{path}.{index}.", False, calls)
+            first_private = [_walk(branch, f"{path}.{index}.", False, paths)
+                             for index, branch in enumerate(node.branches)][0]
+            if node.op == "add" and first_private and len(node.branches) > 1:
+                paths.add(path)
             private = node.op == "concat" or len(node.branches) > 1
     return private

@@ -17,7 +17,7 @@ from .. import ir
 from ..compiler import CompileError
 from ..diagnostics import error
 from .containers import Add, Concat, Residual
-from .module_calls import ModuleCall, module_calls
+from .module_calls import ModuleCall, call_for, in_place_paths
 
 
 class CompiledNetwork(nn.Sequential):
@@ -33,7 +33,7 @@ class CompiledNetwork(nn.Sequential):
         self.network_name = net.name
         self.input_shape = net.input_shape
         self.output_shape = net.output_shape
-        _fill(self, net.body, "", module_calls(net.body))
+        _fill(self, net.body, "", in_place_paths(net.body))
 
     def extra_repr(self) -> str:
         return f"{self.network_name}: {ir.format_shape(self.input_shape)} -> {ir.format_shape(self.output_shape)}"
@@ -51,29 +51,29 @@ def instantiate(call: ModuleCall) -> nn.Module:
     return getattr(nn, call.cls)(*call.args, **dict(call.kwargs))
 
 
-def _fill(container: nn.Module, nodes: tuple[ir.Node, ...], prefix: str, calls: dict[str, ModuleCall]) -> None:
+def _fill(container: nn.Module, nodes: tuple[ir.Node, ...], prefix: str, in_place: frozenset[str]) -> None:
     for node in nodes:
         if hasattr(container, node.name) and node.name not in container._modules:
             raise CompileError([error(
                 "E0301", f"`{node.name}` cannot name a module: PyTorch's `{type(container).__name__}` already "
                          f"has an attribute of that name", node.span, "this label",
                 help=f"choose another label, e.g. `{node.name}_`")])
-        container.add_module(node.name, _module(node, f"{prefix}{node.name}", calls))
+        container.add_module(node.name, _module(node, f"{prefix}{node.name}", in_place))
 
 
-def _sequence(nodes: tuple[ir.Node, ...], prefix: str, calls: dict[str, ModuleCall]) -> nn.Sequential:
+def _sequence(nodes: tuple[ir.Node, ...], prefix: str, in_place: frozenset[str]) -> nn.Sequential:
     sequence = nn.Sequential()
-    _fill(sequence, nodes, prefix, calls)
+    _fill(sequence, nodes, prefix, in_place)
     return sequence
 
 
-def _module(node: ir.Node, path: str, calls: dict[str, ModuleCall]) -> nn.Module:
+def _module(node: ir.Node, path: str, in_place: frozenset[str]) -> nn.Module:
     if isinstance(node, ir.Layer):
-        return instantiate(calls[path])
+        return instantiate(call_for(node, path in in_place))
     if isinstance(node, ir.Group):
-        return _sequence(node.body, f"{path}.", calls)
+        return _sequence(node.body, f"{path}.", in_place)
     if isinstance(node, ir.Residual):
-        shortcut = None if node.shortcut is None else _sequence(node.shortcut, f"{path}.shortcut.", calls)
-        return Residual(_sequence(node.body, f"{path}.body.", calls), shortcut)
-    joiner = Concat if node.op == "concat" else Add
-    return joiner(_sequence(branch, f"{path}.{index}.", calls) for index, branch in enumerate(node.branches))
+        shortcut = None if node.shortcut is None else _sequence(node.shortcut, f"{path}.shortcut.", in_place)
+        return Residual(_sequence(node.body, f"{path}.body.", in_place), shortcut, path in in_place)
+    branches = [_sequence(branch, f"{path}.{index}.", in_place) for index, branch in enumerate(node.branches)]
+    return Concat(branches) if node.op == "concat" else Add(branches, path in in_place)
