@@ -42,7 +42,7 @@ class ShapeContext:
     arg_spans: Mapping[str, Span]
     previous: Span | None = None      # the statement that produced the input, if any
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    uncovered: list[tuple] = field(default_factory=list)
+    uncovered: list["Uncovered"] = field(default_factory=list)
     derivation: list[str] = field(default_factory=list)
 
     def span_of(self, arg: str | None) -> Span:
@@ -68,19 +68,31 @@ class LayerSpec:
     count_params: Counter = lambda args, i, o: 0
     count_macs: Counter = lambda args, i, o: 0
     spatial: bool = False             # needs a CxHxW input
-    activation: bool = False          # elementwise, no parameters
-
-    def param(self, name: str) -> Param | None:
-        return next((p for p in self.params if p.name == name), None)
 
 
 # ---- shape rules -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Uncovered:
+    """One axis whose last real rows (or columns) no window reads, and what would fix it."""
+
+    axis: str
+    size: int
+    lost: int
+    derivation: str
+    padding_fix: int | None
+    grown: int
+
+    @property
+    def unit(self) -> str:
+        return ("row" if self.axis == "H" else "column") + ("s" if self.lost > 1 else "")
+
 
 AXES = ("H", "W")
 
 
 def _window_axis(ctx: ShapeContext, axis: int, size: int, kernel: int, stride: int, padding: int,
-                 dilation: int, ceil: bool, arg: str) -> int | None:
+                 dilation: int, ceil: bool) -> int | None:
     """The output length of a sliding window along one axis, with PyTorch's rules."""
     name = AXES[axis]
     span_num = size + 2 * padding - dilation * (kernel - 1) - 1
@@ -88,7 +100,7 @@ def _window_axis(ctx: ShapeContext, axis: int, size: int, kernel: int, stride: i
     formula = f"({size} - {effective} + 2*{padding})/{stride} + 1"
     if span_num < 0:
         ctx.fail("E0102", f"{name} would be {span_num // stride + 1}: the window is larger than the input",
-                 arg, f"window {dilation * (kernel - 1) + 1} on a padded {name} of {size + 2 * padding}",
+                 "kernel", f"window {dilation * (kernel - 1) + 1} on a padded {name} of {size + 2 * padding}",
                  notes=(f"{name} = {formula} = {span_num / stride + 1:g}",),
                  help=f"use a smaller kernel, more padding, or a larger input (at least "
                       f"{dilation * (kernel - 1) + 1 - 2 * padding} along {name})")
@@ -128,26 +140,23 @@ def _note_uncovered(ctx: ShapeContext, name: str, size: int, kernel: int, stride
                 if _uncovered(size, kernel, stride, p, dilation) == 0
                 and (ctx.layer == "conv" or 2 * p <= dilation * (kernel - 1) + 1)), None)
     grown = next(n for n in range(size + 1, size + stride + 1) if _uncovered(n, kernel, stride, padding, dilation) == 0)
-    ctx.uncovered.append((name, size, lost, f"{name} = {formula} = {exact:g}", pad, grown))
+    ctx.uncovered.append(Uncovered(name, size, lost, f"{name} = {formula} = {exact:g}", pad, grown))
 
 
 def _warn_uncovered(ctx: ShapeContext) -> None:
     """W0201, once per layer, naming every axis that loses rows or columns."""
     if not ctx.uncovered:
         return
-    parts, fixes, notes = [], [], []
-    for name, size, lost, derivation, pad, grown in ctx.uncovered:
-        unit = ("row" if name == "H" else "column") + ("s" if lost > 1 else "")
-        parts.append(f"{lost} {unit} of its {size}-long {name} axis")
-        notes.append(f"{derivation} is not an integer")
-        if pad is not None and f"padding={pad}" not in fixes:
-            fixes.append(f"padding={pad}")
-    sizes = "x".join(str(grown) for *_, grown in ctx.uncovered) if len(ctx.uncovered) == 2 else \
-        f"an input {ctx.uncovered[0][0]} of {ctx.uncovered[0][5]}"
-    fixes.append(f"an input of {sizes}" if len(ctx.uncovered) == 2 else sizes)
+    parts = [f"{u.lost} {u.unit} of its {u.size}-long {u.axis} axis" for u in ctx.uncovered]
+    fixes = sorted({f"padding={u.padding_fix}" for u in ctx.uncovered if u.padding_fix is not None})
+    if len(ctx.uncovered) == 2:
+        fixes.append("an input of " + "x".join(str(u.grown) for u in ctx.uncovered))
+    else:
+        fixes.append(f"an input {ctx.uncovered[0].axis} of {ctx.uncovered[0].grown}")
     ctx.warn("W0201", f"{ctx.layer} never reads the last {' and '.join(parts)}", None,
-             "drops " + " and ".join(p.split(" of ")[0] for p in parts),
-             notes=("; ".join(notes),), help=f"to cover the whole input use {' or '.join(fixes)}")
+             "drops " + " and ".join(f"{u.lost} {u.unit}" for u in ctx.uncovered),
+             notes=("; ".join(f"{u.derivation} is not an integer" for u in ctx.uncovered),),
+             help=f"to cover the whole input use {' or '.join(fixes)}")
 
 
 def _pair(value: Value) -> tuple[int, int]:
@@ -176,7 +185,7 @@ def conv_rule(ctx: ShapeContext) -> Shape | None:
         ctx.derivation.append("H, W unchanged (padding=\"same\")")
         return (a["out"], h, w) if ok else None
     padding = _pair(a["padding"])
-    dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], False, "kernel")
+    dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], False)
             for i in range(2)]
     if None in dims or not ok:
         return None
@@ -229,7 +238,7 @@ def pool_rule(ctx: ShapeContext) -> Shape | None:
     padding, dilation = _pair(a["padding"]), _pair(a.get("dilation", 1))
     if not _pool_padding_ok(ctx, kernel, padding, dilation):
         return None
-    dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], a["ceil"], "kernel")
+    dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], a["ceil"])
             for i in range(2)]
     return None if None in dims else (c, dims[0], dims[1])
 
@@ -317,7 +326,7 @@ NONNEG = dict(minimum=0)
 
 
 def _activation(name: str, module: str, *params: Param) -> LayerSpec:
-    return LayerSpec(name, params, module, same_rule, activation=True)
+    return LayerSpec(name, params, module, same_rule)
 
 
 _WINDOW = (Param("kernel", "pair", **POS), Param("stride", "pair", None, **POS), Param("padding", "pair", 0, **NONNEG))

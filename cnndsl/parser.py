@@ -366,7 +366,6 @@ def read_source(path, display_name: str | None = None) -> tuple[SourceFile | Non
     """Read a file as UTF-8 text, refusing binaries and oversized files with a diagnostic."""
     path = Path(path)
     name = display_name or str(path)
-    placeholder = SourceFile(name, "", path)
     try:
         size = path.stat().st_size
         if size > limits.MAX_FILE_BYTES:

@@ -18,7 +18,7 @@ from typing import Iterable
 from rich.console import Console
 from rich.text import Text
 
-from .diagnostics import Diagnostic, Label
+from .diagnostics import Diagnostic
 from .source import Span
 
 _STYLE = {"error": "bold red", "warning": "bold yellow"}
@@ -42,8 +42,8 @@ def render(diagnostic: Diagnostic) -> Text:
     marks: list[tuple[Span, str, str, str]] = []
     if span is not None:
         marks.append((span, "^", diagnostic.label, style))
-    marks += [(l.span, "-", l.message, _GUTTER) for l in diagnostic.secondary
-              if span is not None and l.span.file == span.file]
+    marks += [(label.span, "-", label.message, _GUTTER) for label in diagnostic.secondary
+              if span is not None and label.span.file == span.file]
     width = max((len(str(m[0].line)) for m in marks), default=1)
     pad = " " * width
     if span is not None:

@@ -28,7 +28,7 @@ def test_lenet_shapes_and_counts() -> None:
             flatten -> 400 linear(120) relu linear(84) relu linear(classes) -> classes
         }""")
     assert info["total_params"] == 61706 and info["macs"] == 416520
-    assert [l["output_shape"] for l in info["layers"][:3]] == [[6, 28, 28], [6, 28, 28], [6, 14, 14]]
+    assert [layer["output_shape"] for layer in info["layers"][:3]] == [[6, 28, 28], [6, 28, 28], [6, 14, 14]]
 
 
 def test_layer_names_are_case_insensitive_block_names_are_not() -> None:

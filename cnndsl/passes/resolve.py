@@ -14,7 +14,7 @@ from .. import limits, syntax as S
 from ..diagnostics import Diagnostics, Label, error, suggest
 from ..layers import LAYERS, REQUIRED, lookup
 from ..program import BlockCall, LayerCall, Program, Unresolved
-from ..source import SourceFile, Span
+from ..source import Span
 
 Loader = Callable[[Path], tuple["S.Module | None", list]]
 
