@@ -43,7 +43,7 @@ def build(net: ir.Network) -> CompiledNetwork:
     """The `nn.Module` for a checked network.
 
     Raises `CompileError` when a label cannot name a module because PyTorch already uses
-    the name (`train:`, `forward:`)."""
+    the name (`eval:`, `forward:`)."""
     return CompiledNetwork(net)
 
 
