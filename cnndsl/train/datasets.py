@@ -111,8 +111,10 @@ def split_every(labels: np.ndarray, every: int = TEST_EVERY) -> tuple[np.ndarray
 
 def from_arrays(images: np.ndarray, labels: np.ndarray) -> ImageSet:
     """An ImageSet from numpy arrays (`N x C x H x W` uint8 images, integer labels)."""
-    return ImageSet(torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)),
-                    torch.from_numpy(np.asarray(labels, dtype=np.int64)))
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    if not images.flags.writeable:  # a view of a file's bytes: torch wants its own copy
+        images = images.copy()
+    return ImageSet(torch.from_numpy(images), torch.from_numpy(np.array(labels, dtype=np.int64)))
 
 
 def _digits() -> Dataset:

@@ -40,13 +40,13 @@ def decode_image(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndar
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
-def _is_hidden(path: Path) -> bool:
-    return path.name.startswith(".")
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
 
 
 def scan(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     """The class names (sub-folders, sorted) and every file with its class index."""
-    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not _is_hidden(p))
+    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not _is_hidden(p.name))
     if not class_dirs:
         raise TrainError(f"{folder} has no class sub-folders", help="put the images of each class in a folder of its own")
     files: list[tuple[Path, int]] = []

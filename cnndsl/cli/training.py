@@ -1,0 +1,166 @@
+"""`cnndsl train`, `cnndsl eval` and `cnndsl predict`.
+
+torch is imported inside the command functions only, so that `check` and `summary` (which
+share this application) start without it. Every error a user can cause arrives here as a
+`TrainError` and leaves as a message and an exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from ..train.errors import TrainError
+from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    adam = "adam"
+    adamw = "adamw"
+
+
+class Schedule(str, Enum):
+    onecycle = "onecycle"
+    cosine = "cosine"
+    constant = "constant"
+
+
+class Augment(str, Enum):
+    auto = "auto"
+    none = "none"
+    crop = "crop"
+    flip = "flip"
+    crop_flip = "crop+flip"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+DeviceOption = typer.Option(Device.auto, "--device", help="Where to run: auto picks cuda, then mps, then cpu.")
+FormatOption = typer.Option(Format.text, "--format", "-f", help="Output format.")
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn a TrainError into its message on stderr and its exit code."""
+    try:
+        yield
+    except TrainError as exc:
+        err_console.print(f"[bold red]error[/]: {exc.message}", highlight=False)
+        if exc.help:
+            err_console.print(f"  [bold cyan]help[/]: {exc.help}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[bold yellow]warning[/]: {message}", highlight=False)
+
+
+def _value(option: Optional[Enum]) -> Optional[str]:
+    return None if option is None else option.value
+
+
+@app.command()
+def train(
+    file: Path = typer.Argument(..., help="The .net file.", show_default=False),
+    data: Optional[str] = typer.Option(
+        None, "--data", "-d", help="mnist, fashion-mnist, kmnist, cifar10, cifar100, svhn, digits, "
+                                   "imagefolder:PATH or fake (default: the network's train section)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", "-e", help="Passes over the training set."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Images per optimizer step."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (the peak rate under onecycle)."),
+    optimizer: Optional[Optimizer] = typer.Option(None, "--optimizer", help="The optimizer."),
+    momentum: Optional[float] = typer.Option(None, "--momentum", help="SGD momentum, or Adam's beta1."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="Weight decay (not on biases)."),
+    schedule: Optional[Schedule] = typer.Option(None, "--schedule", help="Learning-rate schedule, per batch."),
+    label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", help="Label smoothing in [0, 1)."),
+    augment: Optional[Augment] = typer.Option(None, "--augment", help="Augmentation; auto flips only where it "
+                                                                      "keeps the class (not digits)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling, augmentation."),
+    device: Device = DeviceOption,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/NETWORK-TIME)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last finished epoch."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N training images."),
+    data_root: Path = typer.Option(Path("data"), "--data-root", help="Where data sets are read and downloaded."),
+    compile_: bool = typer.Option(False, "--compile", help="Compile the model with torch.compile."),
+    network: Optional[str] = NetworkOption,
+    set_: Optional[list[str]] = SetOption,
+    strict: bool = StrictOption,
+) -> None:
+    """Train a network and write a run directory (weights, metrics, plots)."""
+    net = load_network(file, network, set_, strict)
+    flags = {"data": data, "epochs": epochs, "batch_size": batch_size, "optimizer": _value(optimizer), "lr": lr,
+             "momentum": momentum, "weight_decay": weight_decay, "schedule": _value(schedule),
+             "label_smoothing": label_smoothing, "augment": _value(augment), "seed": seed}
+    with reported_errors():
+        from ..backends.torch_module import build
+        from ..train.session import Session, TrainRequest
+
+        request = TrainRequest(net, build, flags, data_root, limit, device.value, compile_, out, resume)
+        Session(request, console).run()
+
+
+@app.command(name="eval")
+def eval_(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `cnndsl train`.", show_default=False),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="Evaluate on this data set's test split "
+                                                                  "(default: the run's)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the data set is (default: the run's)."),
+    device: Device = DeviceOption,
+    format: Format = FormatOption,
+) -> None:
+    """Test loss, accuracy, per-class accuracy and confusion matrix of a trained run."""
+    with reported_errors():
+        from ..train.inference import evaluate_run, load_run
+        from ..train.report import confusion_table, results_table
+
+        def log(message: str) -> None:
+            err_console.print(message, highlight=False)
+
+        loaded = load_run(run_dir, device.value, _warn)
+        evaluation, spec, classes = evaluate_run(loaded, data, data_root, log)
+        if format is Format.json:
+            print(json.dumps({"run": str(run_dir), "network": loaded.config["network"]["name"], "data": spec,
+                              **evaluation.as_json(classes)}))
+            return
+        console.print(results_table(evaluation, classes, f"{loaded.config['network']['name']} on {spec} (test set)"))
+        console.print(confusion_table(evaluation, classes))
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `cnndsl train`.", show_default=False),
+    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, ...).", show_default=False),
+    top_k: int = typer.Option(3, "--top-k", "-k", help="How many classes to show per image."),
+    device: Device = DeviceOption,
+    format: Format = FormatOption,
+) -> None:
+    """The most likely classes for image files, adapted as the training images were."""
+    with reported_errors():
+        from ..train.inference import load_run, predict_images
+
+        loaded = load_run(run_dir, device.value, _warn)
+        predictions = predict_images(loaded, images, top_k)
+        if format is Format.json:
+            print(json.dumps([{"image": str(p.image), "predictions": [
+                {"class": name, "index": index, "probability": probability} for index, name, probability in p.top]}
+                for p in predictions]))
+            return
+        for prediction in predictions:
+            ranked = ", ".join(f"{name} {probability:.1%}" for _, name, probability in prediction.top)
+            console.print(f"{prediction.image}: {ranked}", highlight=False)

@@ -1,0 +1,62 @@
+"""Where training runs, and what that device is good at.
+
+On CUDA the data set lives in GPU memory, the forward pass runs under bf16 autocast and
+convolutions use the channels-last layout that tensor cores prefer. On the CPU and on Apple
+GPUs everything stays in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import ContextManager
+
+import torch
+
+from .errors import TrainError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+    channels_last: bool
+
+    def autocast(self) -> ContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def describe(self) -> str:
+        extras = ([f"{str(self.autocast_dtype).removeprefix('torch.')} autocast"] if self.autocast_dtype else []) + \
+                 (["channels-last"] if self.channels_last else [])
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
+        return name + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def pick_device(choice: str) -> DevicePlan:
+    """The device `--device` asks for; `auto` prefers CUDA, then MPS, then the CPU."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
+    if choice == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainError("--device cuda: no CUDA GPU is available here", help="use --device cpu or --device auto")
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        device = torch.device("cuda", torch.cuda.current_device())
+        return DevicePlan(device, torch.bfloat16 if torch.cuda.is_bf16_supported() else None, True)
+    if choice == "mps":
+        if not _mps_available():
+            raise TrainError("--device mps: the Apple GPU backend is not available here",
+                             help="use --device cpu or --device auto")
+        return DevicePlan(torch.device("mps"), None, False)
+    if choice != "cpu":
+        raise TrainError(f"unknown device `{choice}`", help=f"choose one of {', '.join(DEVICE_CHOICES)}")
+    return DevicePlan(torch.device("cpu"), None, False)

@@ -1,0 +1,140 @@
+"""`eval` and `predict`: a finished (or stopped) run directory put back to work.
+
+The model is rebuilt from the network source stored in the run, with the run's parameter
+values, and given the stored weights (loaded without executing code). Data and image files
+go through the stored adaptation, so they reach the network exactly as in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .adapt import Adaptation, Normaliser, geometry, plan
+from .batches import DeviceSplit
+from .datasets import Log, load_dataset, parse_spec
+from .device import DevicePlan, pick_device
+from .errors import TrainError, UsageError
+from .imagefolder import decode_image, pil_mode
+from .metrics import Evaluation
+from .recipe import build_criterion
+from .rundir import COMPLETE, RunDir
+from .settings import TrainSettings
+from .trainer import evaluate, model_inputs
+
+EVAL_BATCH_SIZE = 256
+
+Rebuild = Callable[[Path, str, dict], nn.Module]
+
+
+def compile_stored(source: Path, network: str, params: dict) -> nn.Module:
+    """The run's network, compiled from its stored source with its stored parameters."""
+    import cnndsl
+
+    try:
+        return cnndsl.compile(source, network=network, **params)
+    except cnndsl.CompileError as exc:
+        raise TrainError(f"the network source stored in the run no longer compiles: {exc}") from None
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    run: RunDir
+    config: dict
+    settings: TrainSettings
+    model: nn.Module
+    adaptation: Adaptation
+    classes: tuple[str, ...]
+    plan: DevicePlan
+
+
+def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stored) -> LoadedRun:
+    """Open a run directory and rebuild its trained model on `device`."""
+    run = RunDir.open(path)
+    config, status = run.read_config(), run.read_status()
+    if status["state"] != COMPLETE:
+        warn(f"{path} is not a finished run ({status['state']}, {status.get('epochs_completed', 0)} of "
+             f"{status.get('epochs', '?')} epochs); using the weights of its last finished epoch")
+    device_plan = pick_device(device)
+    network = config["network"]
+    source = (run.path / network["source"]).resolve()
+    if not source.is_relative_to(run.path.resolve()) or not source.is_file():
+        raise TrainError(f"{run.path}: the network source {network['source']} is missing from the run directory")
+    params = {name: tuple(value) if isinstance(value, list) else value for name, value in network["params"].items()}
+    model = rebuild(source, network["name"], params)
+    weights = run.load_weights(device_plan.device)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise TrainError(f"{run.path / 'weights.pt'} does not fit the network {network['name']}: {first}") from None
+    model.to(device_plan.device).eval()
+    if device_plan.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return LoadedRun(run, config, TrainSettings.from_json(config["settings"]), model,
+                     Adaptation.from_json(config["adaptation"]), tuple(config["data"]["classes"]), device_plan)
+
+
+def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, log: Log) -> tuple[Evaluation, str,
+                                                                                                   tuple[str, ...]]:
+    """Evaluate on the test split of the run's data set, or of `data`; returns the
+    evaluation, the data set's name and its class names."""
+    config, stored = loaded.config, loaded.adaptation
+    spec = parse_spec(data or config["data"]["spec"])
+    root = data_root or Path(config["data"]["root"])
+    outputs = len(loaded.classes)
+    dataset = load_dataset(spec, root, stored.target, outputs, log)
+    if len(dataset.classes) != outputs:
+        raise TrainError(f"{dataset.spec} has {len(dataset.classes)} classes, but the run's network outputs {outputs}")
+    if len(dataset.test) == 0:
+        raise TrainError(f"the test split of {dataset.spec} is empty")
+    plan(dataset.image_shape, stored.target)
+    adaptation = Adaptation(dataset.image_shape, stored.target, stored.mean, stored.std)
+    split = DeviceSplit(dataset.test, adaptation, loaded.plan.device)
+    normaliser = Normaliser(adaptation, loaded.plan.device)
+
+    def inputs(part: DeviceSplit, index: slice) -> torch.Tensor:
+        return model_inputs(part.images_at(index), normaliser, loaded.plan)
+
+    evaluation = evaluate(loaded.model, split, inputs, build_criterion(loaded.settings), loaded.plan, outputs,
+                          EVAL_BATCH_SIZE)
+    return evaluation, dataset.spec, dataset.classes
+
+
+@dataclass(frozen=True)
+class Prediction:
+    image: Path
+    top: list[tuple[int, str, float]]  # (class index, class name, probability), best first
+
+
+def predict_images(loaded: LoadedRun, images: Sequence[Path], top_k: int) -> list[Prediction]:
+    """Top-k classes for each image file, decoded to the training data's channels and size
+    and then adapted like the training data."""
+    if top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, not {top_k}")
+    for path in images:
+        if not path.is_file():
+            raise UsageError(f"no such image file: {path}")
+    adaptation = loaded.adaptation
+    channels, height, width = adaptation.source
+    arrays = [decode_image(path, pil_mode(channels), (height, width)) for path in images]
+    batch = torch.from_numpy(np.stack(arrays))
+    if batch.shape[1] != channels:  # a grey data set decoded in RGB mode, say
+        batch = batch[:, :channels]
+    normaliser = Normaliser(adaptation, loaded.plan.device)
+    with torch.inference_mode(), loaded.plan.autocast():
+        inputs = model_inputs(geometry(batch, adaptation).to(loaded.plan.device), normaliser, loaded.plan)
+        probabilities = torch.softmax(loaded.model(inputs).float(), dim=1).cpu()
+    k = min(top_k, probabilities.shape[1])
+    values, indices = probabilities.topk(k, dim=1)
+    return [Prediction(path, [(int(i), _name(loaded.classes, int(i)), float(p)) for p, i in zip(vs, ix)])
+            for path, vs, ix in zip(images, values.tolist(), indices.tolist())]
+
+
+def _name(classes: tuple[str, ...], index: int) -> str:
+    return classes[index] if index < len(classes) else str(index)

@@ -1,0 +1,54 @@
+"""Optimizer, learning-rate schedule and loss, built from the resolved settings.
+
+Weight decay is applied to weights only, not to biases and normalisation parameters
+(tensors of one dimension), which would otherwise be pulled towards zero for no gain.
+The schedule steps once per batch, so its shape does not depend on the epoch count.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from torch.optim import SGD, Adam, AdamW, Optimizer
+from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LRScheduler, OneCycleLR
+
+from .settings import TrainSettings
+
+# One-cycle: warm up over this fraction of the steps, then anneal.
+ONECYCLE_WARMUP = 0.25
+# OneCycleLR needs a warm-up of at least one step and an annealing phase after it.
+ONECYCLE_MIN_STEPS = 4
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    return [group for group in ({"params": decay, "weight_decay": weight_decay},
+                                {"params": no_decay, "weight_decay": 0.0}) if group["params"]]
+
+
+def build_optimizer(model: nn.Module, settings: TrainSettings) -> Optimizer:
+    """SGD with (classic) momentum, Adam or AdamW; for Adam, `momentum` is beta1."""
+    groups = parameter_groups(model, settings.weight_decay)
+    if settings.optimizer == "sgd":
+        return SGD(groups, lr=settings.lr, momentum=settings.momentum, foreach=True)
+    betas = (settings.momentum, 0.999)
+    if settings.optimizer == "adam":
+        return Adam(groups, lr=settings.lr, betas=betas, foreach=True)
+    return AdamW(groups, lr=settings.lr, betas=betas, foreach=True)
+
+
+def build_schedule(optimizer: Optimizer, settings: TrainSettings, steps_per_epoch: int) -> LRScheduler:
+    """`onecycle` (warm-up to `lr`, then cosine annealing), `cosine` (from `lr` to 0) or
+    `constant`. A run too short for a one-cycle warm-up (a smoke test on a few images)
+    anneals with `cosine` instead."""
+    total = settings.epochs * steps_per_epoch
+    if settings.schedule == "onecycle" and total >= ONECYCLE_MIN_STEPS:
+        warmup = max(ONECYCLE_WARMUP, 2 / total)
+        return OneCycleLR(optimizer, max_lr=settings.lr, total_steps=total, pct_start=warmup, cycle_momentum=False)
+    if settings.schedule in ("onecycle", "cosine"):
+        return CosineAnnealingLR(optimizer, T_max=total)
+    return ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def build_criterion(settings: TrainSettings) -> nn.Module:
+    return nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)

@@ -1,0 +1,291 @@
+"""One `cnndsl train` run, from a checked network to a finished run directory.
+
+The order matters: every check that can reject the input (settings, data set, class
+count, device, an existing run directory) happens before anything is written, so a
+rejected command leaves nothing behind; after that, each finished epoch is saved before
+the next begins, and the run is marked complete last.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from rich.console import Console
+from torch import nn
+
+from .. import __version__, ir
+from ..ir import format_shape
+from .adapt import Adaptation, Normaliser, adaptation_for
+from .augment import Augmentation, Augmenter, choose
+from .batches import DeviceSplit
+from .datasets import Dataset, ImageSet, load_dataset, parse_spec
+from .device import DevicePlan, pick_device
+from .errors import TrainError
+from .metrics import Evaluation
+from .plots import Series, confusion_chart, line_chart, percent, samples_chart
+from .report import EpochBar, epoch_line, results_table
+from .rundir import (ACCURACY_PLOT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, INTERRUPTED, LOSS_PLOT, RUNNING,
+                     SAMPLES_PLOT, RunDir)
+from .settings import TrainSettings, resolve
+from .trainer import Diverged, Trainer
+
+CONFIG_FORMAT = 1
+SAMPLE_GRID_SIZE = 32
+# What must be equal for `--resume` to continue a run rather than start a different one.
+RESUME_KEYS = (("network", "name"), ("network", "sources"), ("network", "params"), ("data", "spec"),
+               ("data", "limit"), ("settings",))
+
+
+class Interrupted(TrainError):
+    """Ctrl-C during training: the last finished epoch is kept and can be resumed."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    net: ir.Network
+    build_model: Callable[[ir.Network], nn.Module]
+    flags: Mapping[str, Any]
+    data_root: Path
+    limit: int | None = None
+    device: str = "auto"
+    compile: bool = False
+    out: Path | None = None
+    resume: bool = False
+
+
+def json_value(value: Any) -> Any:
+    """Network parameter values as JSON (tuples become lists)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def classes_of(net: ir.Network) -> int:
+    if len(net.output_shape) != 1:
+        raise TrainError(f"{net.name} outputs {format_shape(net.output_shape)}, but training a classifier needs "
+                         "one score per class", help="end the network with `flatten` and `linear(classes)`")
+    return net.output_shape[0]
+
+
+def class_count_hint(net: ir.Network, wanted: int) -> str:
+    """Which `--set` gives the network `wanted` outputs: an integer parameter equal to the
+    current class count that, changed to `wanted`, makes the output `wanted` long."""
+    from ..compiler import check_file
+
+    have = net.output_shape[0]
+    candidates = sorted((name for name, value in net.params.items() if type(value) is int and value == have),
+                        key=lambda name: "class" not in name.lower())
+    for name in candidates:
+        report = check_file(net.files[0], net.name, {**net.params, name: wanted}) if net.files else None
+        if report is not None and report.ok and report.networks[0].output_shape == (wanted,):
+            return f"use --set {name}={wanted}"
+    return f"change the network's last layer to produce {wanted} outputs"
+
+
+def check_classes(net: ir.Network, dataset: Dataset) -> None:
+    wanted, have = len(dataset.classes), classes_of(net)
+    if wanted != have:
+        raise TrainError(f"{dataset.spec} has {wanted} classes, but {net.name} outputs {have} scores",
+                         help=class_count_hint(net, wanted))
+
+
+def _mismatch(stored: dict, current: dict) -> str | None:
+    for path in RESUME_KEYS:
+        old, new = stored, current
+        for key in path:
+            old, new = old.get(key) if isinstance(old, dict) else None, new.get(key) if isinstance(new, dict) else None
+        if old != new:
+            if isinstance(old, dict) and isinstance(new, dict):
+                keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                return "; ".join(f"{k} was {old.get(k)!r}, now {new.get(k)!r}" for k in keys)
+            return f"{'.'.join(path)} was {old!r}, now {new!r}"
+    return None
+
+
+class Session:
+    """Carries one training run; `run()` does it and returns the run directory."""
+
+    def __init__(self, request: TrainRequest, console: Console) -> None:
+        self.request = request
+        self.console = console
+        self.net = request.net
+
+    def log(self, message: str) -> None:
+        self.console.print(message, highlight=False)
+
+    def run(self) -> RunDir:
+        request, net = self.request, self.net
+        settings = resolve(net.train, request.flags, f"the train section of {net.name}")
+        spec = parse_spec(settings.data)
+        if request.limit is not None and request.limit < 1:
+            raise TrainError(f"--limit must be at least 1, not {request.limit}")
+        existing = self._open_for_resume() if request.resume else None
+        plan = pick_device(request.device)
+        dataset = load_dataset(spec, request.data_root, net.input_shape, classes_of(net), self.log)
+        check_classes(net, dataset)
+        train_set = dataset.train.first(request.limit) if request.limit else dataset.train
+        for name, split in (("training", train_set), ("test", dataset.test)):
+            if len(split) == 0:
+                raise TrainError(f"the {name} split of {dataset.spec} is empty")
+        adaptation = adaptation_for(train_set.images, net.input_shape)
+        augmentation = choose(settings.augment, adaptation.image_shape, dataset.flip, adaptation.flattens)
+        config = self._config(settings, dataset, train_set, adaptation, augmentation, plan)
+        if existing is not None:
+            problem = _mismatch(existing.read_config(), config)
+            if problem:
+                raise TrainError(f"cannot resume {existing.path}: {problem}",
+                                 help="resume with the same network, --set values, data and settings, "
+                                      "or start a new run with another --out")
+            if existing.read_status()["state"] == COMPLETE:
+                self.log(f"{existing.path} is already complete; nothing to resume")
+                return existing
+            run = existing
+        else:
+            run = RunDir.create(request.out or RunDir.default_path(net.name))
+            run.write_sources(net.files)
+            run.write_config(config)
+            run.write_status(RUNNING, 0, settings.epochs)
+        self._print_plan(settings, dataset, train_set, adaptation, augmentation, plan, run)
+        return self._train(run, settings, dataset, train_set, adaptation, augmentation, plan)
+
+    def _open_for_resume(self) -> RunDir:
+        if self.request.out is None:
+            raise TrainError("--resume needs the run directory to continue", help="give it with --out RUN_DIR")
+        return RunDir.open(self.request.out)
+
+    def _config(self, settings: TrainSettings, dataset: Dataset, train_set: ImageSet, adaptation: Adaptation,
+                augmentation: Augmentation, plan: DevicePlan) -> dict:
+        net, request = self.net, self.request
+        digests = RunDir.source_digests(net.files)
+        return {
+            "format": CONFIG_FORMAT,
+            "cnndsl_version": __version__,
+            "torch_version": torch.__version__,
+            "network": {"name": net.name, "source": f"source/{next(iter(digests))}", "sources": digests,
+                        "params": {k: json_value(v) for k, v in net.params.items()},
+                        "input": list(net.input_shape), "output": list(net.output_shape)},
+            "data": {"spec": dataset.spec, "root": str(request.data_root.resolve()), "limit": request.limit,
+                     "classes": list(dataset.classes), "train_samples": len(train_set),
+                     "test_samples": len(dataset.test), "image_shape": list(dataset.image_shape)},
+            "adaptation": adaptation.as_json(),
+            "augmentation": {"padding": augmentation.padding, "flip": augmentation.flip},
+            "settings": settings.as_json(),
+            "device": {"requested": request.device, "used": str(plan.device)},
+            "compile": request.compile,
+        }
+
+    def _print_plan(self, settings: TrainSettings, dataset: Dataset, train_set: ImageSet, adaptation: Adaptation,
+                    augmentation: Augmentation, plan: DevicePlan, run: RunDir) -> None:
+        net, request = self.net, self.request
+        limited = f" (first {len(train_set):,} of {len(dataset.train):,})" if len(train_set) < len(dataset.train) else ""
+        shape = "x".join(map(str, dataset.image_shape))
+        lines = [
+            f"[bold]network[/] {net.name}: input {format_shape(net.input_shape)}, {classes_of(net)} classes",
+            f"[bold]data[/] {dataset.spec}: {len(train_set):,} training images{limited}, {len(dataset.test):,} test "
+            f"images, {shape}, {len(dataset.classes)} classes",
+            "[bold]adapt[/] " + "; ".join(adaptation.describe()),
+            f"[bold]augment[/] {augmentation.describe()}",
+            f"[bold]recipe[/] {settings.optimizer} lr {settings.lr:g} ({settings.schedule}), momentum "
+            f"{settings.momentum:g}, weight decay {settings.weight_decay:g}, label smoothing "
+            f"{settings.label_smoothing:g}, batch {settings.batch_size}, {settings.epochs} epochs, seed {settings.seed}",
+            f"[bold]device[/] {plan.describe()}" + (", torch.compile" if request.compile else ""),
+            f"[bold]run[/] {run.path}",
+        ]
+        for line in lines:
+            self.console.print(line, highlight=False)
+
+    def _train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
+               adaptation: Adaptation, augmentation: Augmentation, plan: DevicePlan) -> RunDir:
+        request, net = self.request, self.net
+        torch.manual_seed(settings.seed)
+        model = request.build_model(net).to(plan.device)
+        if plan.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        forward = torch.compile(model) if request.compile else model
+        train_split = DeviceSplit(train_set, adaptation, plan.device)
+        test_split = DeviceSplit(dataset.test, adaptation, plan.device)
+        trainer = Trainer(model, forward, settings, train_split, Normaliser(adaptation, plan.device),
+                          Augmenter(augmentation, adaptation.image_shape, plan.device), plan, len(dataset.classes))
+        records: list[dict] = []
+        if request.resume:
+            state = run.load_checkpoint(plan.device) if (run / "checkpoint.pt").is_file() else None
+            if state is not None:
+                trainer.load_state_dict(state)
+                records = list(state["metrics"])
+                self.log(f"resuming after epoch {state['epoch']} of {settings.epochs}")
+        evaluation: Evaluation | None = None
+        try:
+            for epoch in range(len(records) + 1, settings.epochs + 1):
+                started = time.perf_counter()
+                with EpochBar(self.console, epoch, settings.epochs) as bar:
+                    stats = trainer.train_epoch(epoch, bar.update)
+                evaluation = trainer.evaluate(test_split, epoch)
+                record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
+                          "test_loss": evaluation.loss, "test_accuracy": evaluation.accuracy, "lr": stats.lr,
+                          "images_per_second": stats.images_per_second, "train_seconds": stats.seconds,
+                          "seconds": time.perf_counter() - started}
+                records.append(record)
+                self._save_epoch(run, trainer, records, settings.epochs)
+                self.console.print(epoch_line(record), highlight=False)
+        except Diverged as exc:
+            self._stop(run, records, settings, DIVERGED, str(exc))
+            kept = f"the weights of epoch {len(records)} are kept in {run.path}" if records else "no epoch finished"
+            raise TrainError(f"training stopped: {exc}; {kept}",
+                             help="lower the learning rate (--lr), or check the data for extreme values") from None
+        except KeyboardInterrupt:
+            self._stop(run, records, settings, INTERRUPTED, "interrupted")
+            raise Interrupted(f"interrupted; {len(records)} of {settings.epochs} epochs are saved in {run.path}",
+                              help=f"continue with the same command plus --resume --out {run.path}") from None
+        final = evaluation if evaluation is not None else trainer.evaluate(test_split)
+        self._finish(run, records, settings, final, dataset)
+        return run
+
+    def _save_epoch(self, run: RunDir, trainer: Trainer, records: list[dict], epochs: int) -> None:
+        """Checkpoint first (it is what --resume reads), then weights, metrics and status."""
+        run.save_checkpoint({**trainer.state_dict(), "epoch": len(records), "metrics": records})
+        run.save_weights(trainer.model.state_dict())
+        run.write_metrics(records)
+        run.write_status(RUNNING, len(records), epochs)
+
+    def _stop(self, run: RunDir, records: list[dict], settings: TrainSettings, state: str, message: str) -> None:
+        if records:
+            draw_curves(run, records, self.net.name, settings)
+        run.write_status(state, len(records), settings.epochs, message)
+
+    def _finish(self, run: RunDir, records: list[dict], settings: TrainSettings, final: Evaluation,
+                dataset: Dataset) -> None:
+        draw_curves(run, records, self.net.name, settings)
+        draw_results(run, final, dataset.test, dataset.classes, self.net.name)
+        run.write_evaluation({"data": dataset.spec, **final.as_json(dataset.classes)})
+        run.write_status(COMPLETE, len(records), settings.epochs)
+        self.console.print(results_table(final, dataset.classes, f"{self.net.name} on {dataset.spec} (test set)"))
+        self.console.print(f"run directory: {run.path} ({CONFIG}, weights.pt, metrics.jsonl, plots)", highlight=False)
+
+
+def draw_curves(run: RunDir, records: list[dict], network: str, settings: TrainSettings) -> None:
+    """Loss and accuracy per epoch, train and test."""
+    def series(key: str) -> list[tuple[float, float]]:
+        return [(r["epoch"], r[key]) for r in records]
+
+    smoothing = f", label smoothing {settings.label_smoothing:g}" if settings.label_smoothing else ""
+    line_chart(run / LOSS_PLOT, f"{network} on {settings.data}: loss per epoch",
+               [Series("train", series("train_loss")), Series("test", series("test_loss"))],
+               "epoch", f"cross-entropy loss{smoothing}", lambda v: f"{v:.3g}")
+    line_chart(run / ACCURACY_PLOT, f"{network} on {settings.data}: accuracy per epoch",
+               [Series("train", series("train_accuracy")), Series("test", series("test_accuracy"))],
+               "epoch", "accuracy", percent, (0.0, 1.0))
+
+
+def draw_results(run: RunDir, evaluation: Evaluation, test: ImageSet, classes: tuple[str, ...], network: str) -> None:
+    """The confusion matrix and a grid of the first test images with their predictions."""
+    confusion_chart(run / CONFUSION_PLOT, evaluation.confusion, classes,
+                    f"{network}: confusion matrix, {evaluation.samples:,} test images, "
+                    f"accuracy {evaluation.accuracy:.2%}")
+    count = min(SAMPLE_GRID_SIZE, len(test))
+    samples_chart(run / SAMPLES_PLOT, test.images[:count], test.labels[:count].tolist(),
+                  evaluation.predictions[:count].tolist(), classes,
+                  f"{network}: the first {count} test images and the predicted classes (red: wrong)")
