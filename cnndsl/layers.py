@@ -287,7 +287,15 @@ def upsample_rule(ctx: ShapeContext) -> Shape | None:
     c, h, w = ctx.in_shape
     scale = ctx.args["scale"]
     sh, sw = scale if isinstance(scale, tuple) else (scale, scale)
-    return (c, math.floor(h * sh), math.floor(w * sw))
+    out_h, out_w = math.floor(h * sh), math.floor(w * sw)
+    for axis, size, factor, out in ((0, h, sh, out_h), (1, w, sw, out_w)):
+        if out < 1:
+            unit = "rows" if axis == 0 else "columns"
+            ctx.fail("E0102", f"{AXES[axis]} would be {out}: scaling {size} by {factor:g} leaves no {unit}",
+                     "scale", f"floor({size} * {factor:g}) = {out}",
+                     help=f"use a scale of at least {1 / size:g}, or a larger input")
+            return None
+    return (c, out_h, out_w)
 
 
 # ---- counting ----------------------------------------------------------------------------
