@@ -123,7 +123,7 @@ def main() -> None:
                         help=f"{' or '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--batch", type=int, help="batch size (default: 8 for resnet18, 2 for vgg16)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--repeats", type=int, default=7, help="timed steps per model")
+    parser.add_argument("--repeats", type=int, default=11, help="timed steps per model")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model first")
     parser.add_argument("--memory-steps", type=int, default=2, help="steps in each memory subprocess")
     parser.add_argument("--memory-of", nargs=2, metavar=("MODEL", "IMPLEMENTATION"), help=argparse.SUPPRESS)

@@ -163,17 +163,17 @@ def call_for(layer: ir.Layer, in_place: bool = False) -> ModuleCall:
     return ModuleCall(call.cls, call.args, call.kwargs + (("inplace", True),)) if in_place else call
 
 
-def in_place_paths(nodes: tuple[ir.Node, ...], prefix: str = "") -> frozenset[str]:
+def in_place_paths(nodes: tuple[ir.Node, ...]) -> frozenset[str]:
     """The paths of the modules that may overwrite a tensor they receive, as torchvision's
     models do (`ReLU(inplace=True)`, `out += identity`): activations, and residuals and adds
     that accumulate into their first operand.
 
-    A module may when the tensor it would overwrite is one that nobody else reads: the fresh
-    output of a layer that does not keep it for the backward pass, or of a residual, concat
-    or add. The input of a network, body, shortcut or branch never is: the caller, or the
-    other operands, still read it."""
+    Overwriting is safe when nobody else reads the tensor: the fresh output of a layer that
+    does not keep it for the backward pass, or of a residual, concat or add. The input of a
+    network, body, shortcut or branch never qualifies: the caller, or the other operands,
+    still read it."""
     paths: set[str] = set()
-    _walk(nodes, prefix, input_is_private=False, paths=paths)
+    _walk(nodes, "", input_is_private=False, paths=paths)
     return frozenset(paths)
 
 

@@ -10,6 +10,7 @@ so the file imports nothing but torch.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import keyword
 from dataclasses import dataclass
@@ -49,15 +50,21 @@ def python_source(net: ir.Network, origin: str) -> str:
 
 
 def _class_name(name: str) -> str:
-    """The network's name, unless Python or the file's own imports and helpers claim it."""
-    taken = {"torch", "nn", "OrderedDict", "annotations", *(helper.__name__ for helper in _HELPERS)}
+    """The network's name, unless Python (`class`, `super`) or the file's own imports and
+    helpers claim it."""
+    taken = {"torch", "nn", "OrderedDict", "annotations", *vars(builtins), *(h.__name__ for h in _HELPERS)}
     return f"{name}Network" if keyword.iskeyword(name) or name in taken else name
+
+
+def _docstring_text(text: str) -> str:
+    """`text` as it may stand inside a triple-quoted string (a file name may hold anything)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _docstring(net: ir.Network, origin: str) -> str:
     params = ", ".join(f"{k}={v!r}" for k, v in net.params.items())
-    return (f'"""{net.name}, exported by cnndsl from {origin}'
-            f'{f" with {params}" if params else ""}.\n\n'
+    return (f'"""{net.name}, exported by cnndsl from {_docstring_text(origin)}'
+            f'{f" with {_docstring_text(params)}" if params else ""}.\n\n'
             f"Input: a batch of {format_shape(net.input_shape)}; output: a batch of "
             f"{format_shape(net.output_shape)}.\n"
             "The module names are those of `cnndsl.compile`, so state dicts load in either.\n"

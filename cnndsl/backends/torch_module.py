@@ -47,7 +47,7 @@ def build(net: ir.Network) -> CompiledNetwork:
     return CompiledNetwork(net)
 
 
-def instantiate(call: ModuleCall) -> nn.Module:
+def _instantiate(call: ModuleCall) -> nn.Module:
     return getattr(nn, call.cls)(*call.args, **dict(call.kwargs))
 
 
@@ -69,7 +69,7 @@ def _sequence(nodes: tuple[ir.Node, ...], prefix: str, in_place: frozenset[str])
 
 def _module(node: ir.Node, path: str, in_place: frozenset[str]) -> nn.Module:
     if isinstance(node, ir.Layer):
-        return instantiate(call_for(node, path in in_place))
+        return _instantiate(call_for(node, path in in_place))
     if isinstance(node, ir.Group):
         return _sequence(node.body, f"{path}.", in_place)
     if isinstance(node, ir.Residual):

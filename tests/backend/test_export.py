@@ -84,11 +84,19 @@ def test_shapes_and_source_lines_are_in_comments() -> None:
     assert '"""LeNet5, exported by cnndsl from lenet5.net with classes=10.' in source
 
 
-def test_a_class_name_python_or_the_file_claims_is_suffixed() -> None:
-    net = cnndsl.check("network Residual { input 4; residual { linear(4) } }").network()
+@pytest.mark.parametrize("name", ["Residual", "super", "print"])
+def test_a_class_name_python_or_the_file_claims_is_suffixed(name: str) -> None:
+    net = cnndsl.check(f"network {name} {{ input 4; residual {{ linear(4) }} }}").network()
     source = python_source(net, "r.net")
-    assert "class ResidualNetwork(nn.Module):" in source
-    _assert_same_module(net, source, "ResidualNetwork")
+    assert f"class {name}Network(nn.Module):" in source
+    _assert_same_module(net, source, f"{name}Network")
+
+
+def test_any_file_name_makes_a_valid_docstring() -> None:
+    origin = 'odd """name\\N{x}\n.net'
+    namespace: dict = {}
+    exec(compile(python_source(cnndsl.check(LENET).network(), origin), "<exported>", "exec"), namespace)
+    assert origin in namespace["__doc__"]
 
 
 # ---- the command ---------------------------------------------------------------------
