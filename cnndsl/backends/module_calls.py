@@ -195,9 +195,9 @@ def _walk(nodes: tuple[ir.Node, ...], prefix: str, input_is_private: bool, paths
                 paths.add(path)
             private = True
         else:
-            first_private = [_walk(branch, f"{path}.{index}.", False, paths)
-                             for index, branch in enumerate(node.branches)][0]
-            if node.op == "add" and first_private and len(node.branches) > 1:
+            outputs_private = [_walk(branch, f"{path}.{index}.", False, paths)
+                               for index, branch in enumerate(node.branches)]
+            if node.op == "add" and outputs_private[0] and len(node.branches) > 1:
                 paths.add(path)
             private = node.op == "concat" or len(node.branches) > 1
     return private

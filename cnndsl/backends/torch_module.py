@@ -75,5 +75,6 @@ def _module(node: ir.Node, path: str, in_place: frozenset[str]) -> nn.Module:
     if isinstance(node, ir.Residual):
         shortcut = None if node.shortcut is None else _sequence(node.shortcut, f"{path}.shortcut.", in_place)
         return Residual(_sequence(node.body, f"{path}.body.", in_place), shortcut, path in in_place)
-    branches = [_sequence(branch, f"{path}.{index}.", in_place) for index, branch in enumerate(node.branches)]
+    branches: list[nn.Module] = [_sequence(branch, f"{path}.{index}.", in_place)
+                                 for index, branch in enumerate(node.branches)]
     return Concat(branches) if node.op == "concat" else Add(branches, path in in_place)

@@ -71,7 +71,7 @@ def test_inferred_shape_is_pytorchs(statement: str, input_shape: str, expected: 
 
 @pytest.mark.parametrize("kind", ["softmax", "logsoftmax"])
 def test_softmax_normalises_over_channels(kind: str) -> None:
-    net, model = _compile(kind, "4x3x2")
+    _, model = _compile(kind, "4x3x2")
     out = model(torch.randn(2, 4, 3, 2))
     probabilities = out.exp() if kind == "logsoftmax" else out
     torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(2, 3, 2))
