@@ -1,0 +1,117 @@
+"""`cnndsl graph`: draw a checked network as an SVG or PNG diagram. Never imports torch.
+
+The format comes from the extension of `-o` or from `--format`; without `-o` the SVG goes
+to stdout, and a PNG too when stdout is a pipe or a file (never raw bytes to a terminal).
+Every problem that can be seen before drawing (a bad extension, a folder as the target,
+a missing directory) is refused first, so a mistake costs no work. A file is written
+beside its target and renamed over it, so a reader never sees half a picture.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import BinaryIO, Optional
+
+import typer
+
+from ..graph.layout import layout
+from ..graph.svg import svg
+from ..train.atomic import atomic_write
+from .app import NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
+
+
+class GraphFormat(str, Enum):
+    svg = "svg"
+    png = "png"
+
+
+_SUFFIXES = {f".{member.value}": member for member in GraphFormat}
+
+
+@app.command()
+def graph(
+    file: Path = typer.Argument(..., help="The .net file.", show_default=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", show_default=False,
+                                          help="Write here (replacing any file there) instead of to stdout; "
+                                               "a .svg or .png name picks the format."),
+    format: Optional[GraphFormat] = typer.Option(None, "--format", "-f", show_default=False,
+                                                 help="svg or png (default: from the -o name, else svg)."),
+    collapse: bool = typer.Option(False, "--collapse", help="Draw each block call as one box."),
+    columns: Optional[int] = typer.Option(None, "--columns", min=1, show_default=False,
+                                          help="Lay the network out in this many columns "
+                                               "(default: as many as keep a long network legible)."),
+    network: Optional[str] = NetworkOption,
+    set_: Optional[list[str]] = SetOption,
+    strict: bool = StrictOption,
+) -> None:
+    """Draw the network: a box per layer with the shape on every arrow, block calls framed,
+    branches side by side, residual connections as skip arrows into a +."""
+    if output is not None:
+        _check_output(output, file)
+    chosen = _pick_format(output, format)
+    if output is None and chosen is GraphFormat.png and sys.stdout.isatty():
+        raise usage_error("a PNG is not written to a terminal; give -o FILE.png or redirect stdout")
+    net = load_network(file, network, set_, strict)
+    scene = layout(net, collapse=collapse, columns=columns)
+    if chosen is GraphFormat.svg:
+        data = svg(scene).encode("utf-8")
+    else:
+        from ..graph.png import png  # Pillow is imported only for PNG output
+
+        data = png(scene)
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        _write(output, data)
+    except OSError as exc:
+        raise usage_error(f"cannot write {output}: {exc.strerror or exc}") from None
+    err_console.print(f"wrote {output} ({net.name})")
+
+
+def _pick_format(output: Optional[Path], given: Optional[GraphFormat]) -> GraphFormat:
+    """--format where given, else the extension of -o, else SVG; the two must agree."""
+    if output is None:
+        return given or GraphFormat.svg
+    named = _SUFFIXES.get(output.suffix.lower())
+    if given is None:
+        if named is None:
+            raise usage_error(f"cannot tell the format of {output} from its name; "
+                              "end it in .svg or .png, or give --format")
+        return named
+    if named is not None and named is not given:
+        raise usage_error(f"--format {given.value} does not match the name {output}")
+    return given
+
+
+def _check_output(output: Path, source: Path) -> None:
+    """Refuse, before any work, targets that cannot be meant: a folder, the .net file, a
+    file in a directory that does not exist."""
+    if output.is_dir():
+        raise usage_error(f"{output} is a directory; give a file name, e.g. {output / (source.stem + '.svg')}")
+    if output.exists() and source.exists() and output.resolve() == source.resolve():
+        raise usage_error(f"-o {output} would overwrite the network file itself")
+    if not output.parent.is_dir():
+        raise usage_error(f"cannot write {output}: no directory {output.parent}")
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write atomically, keeping the permissions of the file replaced, or giving a new
+    file the usual ones (a temporary file starts private to its owner)."""
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+
+    def write(stream: BinaryIO) -> None:
+        os.fchmod(stream.fileno(), mode)
+        stream.write(data)
+
+    atomic_write(path, write)
