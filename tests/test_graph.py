@@ -90,8 +90,8 @@ def test_lenet_svg_has_a_node_per_layer_and_every_shape() -> None:
         assert shape in words
     assert "input 1x32x32" in words and "output 10" in words
     assert "conv 6, 5x5" in words and "maxpool 2" in words
-    assert "fc1" in words   # a label the user gave
-    assert "relu1" not in words   # a name the compiler made up
+    assert "fc1" in words and "conv1" in words   # labels the user gave
+    assert "relu1" not in words and "maxpool1" not in words   # names the compiler made up
     assert any("61,706 parameters" in w and "416,520 MACs" in w for w in words)
 
 

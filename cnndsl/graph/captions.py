@@ -16,6 +16,7 @@ from ..layers import LAYERS, REQUIRED, Param
 MAX_TEXT = 48   # a longer name or caption is cut, so one name cannot stretch the picture
 
 _HIDDEN = {"bias", "eps", "momentum"}
+_LABEL_BEFORE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*:\s*$")
 _SHORT = {"padding": "pad", "output_padding": "outpad"}
 
 
@@ -24,11 +25,15 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 3] + "..."
 
 
-def given_label(name: str, kind: str) -> str | None:
-    """The label the user wrote, or None where `name` is one the compiler made up (the
-    kind and a counter, like `relu3` or `residual1`). A label that happens to look made up
-    (`conv1: conv(...)`) is hidden too: it tells the reader nothing the caption does not."""
-    return None if re.fullmatch(rf"{re.escape(kind.lower())}\d+", name) else name
+def given_label(node: ir.Node, kind: str) -> str | None:
+    """The node's name where the user wrote it as a label, None where the compiler made it
+    up (the kind and a counter, like `relu3`). The IR keeps only the name, so the label is
+    looked for where the source has it, just before the statement (`conv1: conv(6, 5)`);
+    a name that is not a kind and a counter was a label too (one on a line of its own)."""
+    before = node.span.file.line(node.span.line)[:node.span.column - 1]
+    if _LABEL_BEFORE.search(before) or not re.fullmatch(rf"{re.escape(kind.lower())}\d+", node.name):
+        return node.name
+    return None
 
 
 def caption(layer: ir.Layer) -> str:

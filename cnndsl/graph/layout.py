@@ -231,10 +231,10 @@ class _Builder:
         if isinstance(node, ir.Layer):
             name = family(node.kind)
             self.families.add(name)
-            return BoxPiece(_lines(given_label(node.name, node.kind), caption(node)), name, "layer", node.kind,
+            return BoxPiece(_lines(given_label(node, node.kind), caption(node)), name, "layer", node.kind,
                             layer_tooltip(path, node), shape)
         if isinstance(node, ir.Group):
-            label = given_label(node.name, node.block)
+            label = given_label(node, node.block)
             if self.collapse:
                 self.families.add("block")
                 count = len(ir.leaves(node.body))
@@ -246,16 +246,16 @@ class _Builder:
             lanes = [self.sequence(node.body, f"{path}.body.", node.in_shape),
                      self.sequence(node.shortcut or (), f"{path}.shortcut.", node.in_shape)]
             what = "shortcut" if node.shortcut is not None else "identity"
-            return Parallel(lanes, "add", True, _label(node.name, "residual"),
+            return Parallel(lanes, "add", True, _label(node, "residual"),
                             f"{path}: residual, body + {what} -> {shape} (line {node.span.line})", shape)
         lanes = [self.sequence(branch, f"{path}.{index}.", node.in_shape) for index, branch in enumerate(node.branches)]
         how = "joined on channels" if node.op == "concat" else "summed"
-        return Parallel(lanes, node.op, False, _label(node.name, node.op),
+        return Parallel(lanes, node.op, False, _label(node, node.op),
                         f"{path}: {node.op} of {len(lanes)} branches, {how} -> {shape} (line {node.span.line})", shape)
 
 
-def _label(name: str, kind: str) -> str | None:
-    label = given_label(name, kind)
+def _label(node: ir.Node, kind: str) -> str | None:
+    label = given_label(node, kind)
     return clip(label) if label else None
 
 
