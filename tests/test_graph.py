@@ -209,10 +209,9 @@ def _text_rect(text: Text) -> tuple[float, float, float, float]:
     return left, text.y - text.size * 0.6, left + width, text.y + text.size * 0.6
 
 
-@pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.stem)
-@pytest.mark.parametrize("collapse", [False, True], ids=["full", "collapsed"])
-def test_nothing_overlaps_and_everything_fits(path: Path, collapse: bool) -> None:
-    scene = layout(network(path), collapse=collapse)
+def assert_tidy(scene: Scene) -> None:
+    """No box, join or text overlaps another; frames nest; text fits its box; everything
+    lies on the canvas; arrows run horizontally and vertically."""
     boxes = [(b.x, b.y, b.x + b.w, b.y + b.h) for b in shapes_of(scene, Box)]
     boxes += [(c.cx - c.r, c.cy - c.r, c.cx + c.r, c.cy + c.r) for c in shapes_of(scene, Circle)]
     loose = [_text_rect(t) for t in shapes_of(scene, Text)] + [_text_rect(f.title) for f in shapes_of(scene, Frame)]
@@ -232,6 +231,43 @@ def test_nothing_overlaps_and_everything_fits(path: Path, collapse: bool) -> Non
     for edge in shapes_of(scene, Edge):
         assert all(0 <= x <= scene.width and 0 <= y <= scene.height for x, y in edge.points)
         assert all(x0 == x1 or y0 == y1 for (x0, y0), (x1, y1) in zip(edge.points, edge.points[1:]))
+
+
+@pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("collapse", [False, True], ids=["full", "collapsed"])
+def test_nothing_overlaps_and_everything_fits(path: Path, collapse: bool) -> None:
+    assert_tidy(layout(network(path), collapse=collapse))
+
+
+ODD = """
+block Empty() { }
+block Inner(c) { concat { branch { conv(c, 1) } branch { residual { relu } } } }
+network Odd {
+    input 8x8x8
+    Empty()
+    residual { }
+    a_label_so_long_that_it_has_to_be_cut_short_somewhere_in_the_middle: relu
+    concat { branch { } branch { conv(4, 1) } }
+    nest: residual { Inner(4) conv(12, 1) } shortcut { conv(12, 1) }
+    add { branch { identity } }
+    flatten
+}
+"""
+
+
+@pytest.mark.parametrize("collapse", [False, True], ids=["full", "collapsed"])
+def test_empty_blocks_and_branches_and_nesting_stay_tidy(collapse: bool) -> None:
+    scene = layout(network(ODD), collapse=collapse)
+    assert_tidy(scene)
+    words = [t.text for t in shapes_of(scene, Text)] + [t.text for b in shapes_of(scene, Box) for t in b.texts]
+    assert "a_label_so_long_that_it_has_to_be_cut_short_s..." in words
+    assert "nest" in words
+    assert len(shapes_of(scene, Circle)) == (3 if collapse else 4)
+
+
+def test_a_network_without_layers() -> None:
+    scene = layout(network("network Nothing { input 10 }"))
+    assert [b.texts[0].text for b in shapes_of(scene, Box)] == ["input 10", "output 10"]
 
 
 def test_long_networks_wrap_into_columns_and_short_ones_do_not() -> None:

@@ -1,8 +1,8 @@
 """The scene as an SVG document, written as text.
 
 Every string that reaches the document (names and labels come from an untrusted network
-file) goes through `_text` or `_attr`: escaped, and stripped of the characters XML 1.0
-cannot hold at all, so no input can add markup or make the file unreadable. Each layer is a
+file) goes through `_text` or `_attr`: escaped, with the characters XML 1.0 cannot hold
+at all replaced by U+FFFD, so no input can add markup or make the file unreadable. Each layer is a
 `<g class="node layer KIND">` with a `<title>` a viewer shows on hover.
 """
 
