@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from functools import lru_cache
+from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -45,7 +45,7 @@ def png(scene: Scene, scale: float = SCALE) -> bytes:
     return stream.getvalue()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font(pixels: int, bold: bool) -> Font:
     for name in ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf") if bold else ("DejaVuSans.ttf",):
         try:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
-
 from .style import INK, Style
 
 Point = tuple[float, float]
@@ -131,7 +129,7 @@ def _unit(dx: float, dy: float) -> Point:
     return dx / length, dy / length
 
 
-Shape = Union[Text, Box, Circle, Frame, Swatch, Dot, Edge]
+Shape = Text | Box | Circle | Frame | Swatch | Dot | Edge
 
 
 @dataclass(frozen=True)

@@ -32,16 +32,15 @@ def _attr(text: str) -> str:
 
 def _n(value: float) -> str:
     """A coordinate with at most one decimal."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def svg(scene: Scene) -> str:
     """The SVG document of `scene`."""
     width, height = _n(scene.width), _n(scene.height)
     parts = ['<?xml version="1.0" encoding="UTF-8"?>',
-             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family={_attr(FONT_FAMILY)}>',
+             (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" font-family={_attr(FONT_FAMILY)}>'),
              f"<title>{_text(scene.title)}</title>",
              f'<rect width="100%" height="100%" fill="{BACKGROUND}"/>']
     parts += [_shape(shape) for shape in scene.shapes]
