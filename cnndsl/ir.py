@@ -35,6 +35,7 @@ class Layer:
     out_shape: Shape
     derivation: tuple[str, ...] = ()
     arg_spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+    label: str | None = None  # as written in the file; None where the name was generated
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Group:
     span: Span
     in_shape: Shape
     out_shape: Shape
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Residual:
     span: Span
     in_shape: Shape
     out_shape: Shape
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Branches:
     span: Span
     in_shape: Shape
     out_shape: Shape
+    label: str | None = None
 
 
 Node = Union[Layer, Group, Residual, Branches]

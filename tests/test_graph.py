@@ -287,8 +287,8 @@ def test_labels_and_names_cannot_inject_markup() -> None:
     file = SourceFile("evil.net", "")
     span = Span(file, 1, 1, 1, 2)
     evil = '</text><script>alert(1)</script>&"\x01'
-    layer = ir.Layer("linear", {"out": 2, "bias": True}, evil, span, (4,), (2,))
-    group = ir.Group('Blk"><script>', "<g>", (layer,), span, (4,), (2,))
+    layer = ir.Layer("linear", {"out": 2, "bias": True}, evil, span, (4,), (2,), label=evil)
+    group = ir.Group('Blk"><script>', "<g>", (layer,), span, (4,), (2,), label="<g>")
     net = ir.Network(']]><script>x</script>', {}, (4,), (2,), (group,), span)
     for collapse in (False, True):
         document = svg(layout(net, collapse=collapse))

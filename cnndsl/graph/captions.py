@@ -8,7 +8,6 @@ of normalisation are left to the hover text and the summary.
 
 from __future__ import annotations
 
-import re
 
 from .. import ir
 from ..layers import LAYERS, REQUIRED, Param
@@ -16,7 +15,6 @@ from ..layers import LAYERS, REQUIRED, Param
 MAX_TEXT = 48   # a longer name or caption is cut, so one name cannot stretch the picture
 
 _HIDDEN = {"bias", "eps", "momentum"}
-_LABEL_BEFORE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*:\s*$")
 _SHORT = {"padding": "pad", "output_padding": "outpad"}
 
 
@@ -25,15 +23,10 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 3] + "..."
 
 
-def given_label(node: ir.Node, kind: str) -> str | None:
-    """The node's name where the user wrote it as a label, None where the compiler made it
-    up (the kind and a counter, like `relu3`). The IR keeps only the name, so the label is
-    looked for where the source has it, just before the statement (`conv1: conv(6, 5)`);
-    a name that is not a kind and a counter was a label too (one on a line of its own)."""
-    before = node.span.file.line(node.span.line)[:node.span.column - 1]
-    if _LABEL_BEFORE.search(before) or not re.fullmatch(rf"{re.escape(kind.lower())}\d+", node.name):
-        return node.name
-    return None
+def given_label(node: ir.Node) -> str | None:
+    """The node's module name where the user wrote a label; None where the compiler made
+    the name up (the kind and a counter, like `relu3`)."""
+    return node.name if node.label is not None else None
 
 
 def caption(layer: ir.Layer) -> str:

@@ -231,10 +231,10 @@ class _Builder:
         if isinstance(node, ir.Layer):
             name = family(node.kind)
             self.families.add(name)
-            return BoxPiece(_lines(given_label(node, node.kind), caption(node)), name, "layer", node.kind,
+            return BoxPiece(_lines(given_label(node), caption(node)), name, "layer", node.kind,
                             layer_tooltip(path, node), shape)
         if isinstance(node, ir.Group):
-            label = given_label(node, node.block)
+            label = given_label(node)
             if self.collapse:
                 self.families.add("block")
                 count = len(ir.leaves(node.body))
@@ -255,7 +255,7 @@ class _Builder:
 
 
 def _label(node: ir.Node, kind: str) -> str | None:
-    label = given_label(node, kind)
+    label = given_label(node)
     return clip(label) if label else None
 
 

@@ -199,7 +199,7 @@ class _Expander:
                                  help="use fewer channels or features"))
             raise _TooLarge()
         node = ir.Layer(call.spec.name, args, names.take(call.label, call.spec.name), call.span, shape, out,
-                        tuple(ctx.derivation), call.arg_spans)
+                        tuple(ctx.derivation), call.arg_spans, call.label)
         return [node], out
 
     def block(self, call: BlockCall, env: Env, shape: Shape | None,
@@ -224,7 +224,7 @@ class _Expander:
         if shape is None or out is None:
             return [], out
         name = names.take(call.label, block.name.lower())
-        return [ir.Group(block.name, name, tuple(body), call.span, shape, out)], out
+        return [ir.Group(block.name, name, tuple(body), call.span, shape, out, call.label)], out
 
     def assertion(self, stmt: S.Assertion, nodes: list[ir.Node], inferred: Shape | None, env: Env,
                   before: Shape | None) -> Shape | None:
@@ -262,7 +262,7 @@ class _Expander:
                 else "make both sides produce the same shape"))
             return [], None
         node = ir.Residual(tuple(body), None if shortcut is None else tuple(shortcut),
-                           names.take(label, "residual"), stmt.span, shape, out)
+                           names.take(label, "residual"), stmt.span, shape, out, label)
         return [node], out
 
     def branches(self, stmt: S.Branches, env: Env, shape: Shape | None, names: _Names,
@@ -289,7 +289,7 @@ class _Expander:
                 return [], None
             out = (sum(s[0] for s in shapes),) + shapes[0][1:]
         node = ir.Branches(stmt.op, tuple(tuple(body) for body, _ in results), names.take(label, stmt.op),
-                           stmt.span, shape, out)
+                           stmt.span, shape, out, label)
         return [node], out
 
     # ---- networks ------------------------------------------------------------------------
