@@ -17,8 +17,6 @@ from typing import BinaryIO, Optional
 
 import typer
 
-from ..graph.layout import layout
-from ..graph.svg import svg
 from ..train.atomic import atomic_write
 from .app import NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
 
@@ -54,6 +52,9 @@ def graph(
     chosen = _pick_format(output, format)
     if output is None and chosen is GraphFormat.png and sys.stdout.isatty():
         raise usage_error("a PNG is not written to a terminal; give -o FILE.png or redirect stdout")
+    from ..graph.layout import layout  # drawing code is loaded only by this command
+    from ..graph.svg import svg
+
     net = load_network(file, network, set_, strict)
     scene = layout(net, collapse=collapse, columns=columns)
     if chosen is GraphFormat.svg:
