@@ -1,14 +1,19 @@
 """Forward + backward time and peak memory of compiled networks against torchvision's own.
 
     .venv/bin/python benchmarks/forward_backward.py              # resnet18 (batch 8), vgg16 (batch 2)
-    .venv/bin/python benchmarks/forward_backward.py --repeats 11 --threads 2
+    .venv/bin/python benchmarks/forward_backward.py resnet18 --repeats 21 --threads 2
+    .venv/bin/python benchmarks/forward_backward.py --control    # torchvision against itself
 
-Time: both models of a pair are trained on the same batch with the same number of threads,
-one step at a time and interleaved (the order alternating each round), so that drift in the
-machine's speed falls on both alike; the figure is the median step. Memory: each model runs
-in a subprocess of its own, because a process's peak resident set size cannot be reset and
-PyTorch's CPU allocations are invisible to `tracemalloc`; it reports the peak before the first
-step (the libraries, the model and its inputs) and after the steps.
+Time: both models of a pair train on the same batch with the same number of threads, one
+step at a time and interleaved (the order alternating each round), so that drift in the
+machine's speed falls on both alike; it reports the median step and the fastest one. On a
+shared machine other processes only ever add time, so the ratio of the fastest steps is the
+steadier figure; `--control` times a second torchvision model in cnndsl's place, which shows
+how far apart two identical models measure on this machine.
+
+Memory: each model runs in a subprocess of its own, because a process's peak resident set
+size cannot be reset and PyTorch's CPU allocations are invisible to `tracemalloc`; it reports
+the peak before the first step (the libraries, the model and its inputs) and after the steps.
 """
 
 from __future__ import annotations
@@ -64,17 +69,17 @@ def timed(step: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def time_pair(name: str, batch: int, repeats: int, warmup: int) -> dict[str, float]:
-    steps = {impl: make_step(make_model(name, impl), batch) for impl in IMPLEMENTATIONS}
+def step_times(name: str, contestants: tuple[str, str], batch: int, repeats: int, warmup: int) -> list[list[float]]:
+    """Seconds per step of each contestant, measured in alternating order."""
+    steps = [make_step(make_model(name, implementation), batch) for implementation in contestants]
     for _ in range(warmup):
-        for step in steps.values():
+        for step in steps:
             step()
-    times: dict[str, list[float]] = {impl: [] for impl in IMPLEMENTATIONS}
+    times: list[list[float]] = [[], []]
     for round_ in range(repeats):
-        order = IMPLEMENTATIONS if round_ % 2 == 0 else IMPLEMENTATIONS[::-1]
-        for impl in order:
-            times[impl].append(timed(steps[impl]))
-    return {impl: statistics.median(values) for impl, values in times.items()}
+        for index in ((0, 1) if round_ % 2 == 0 else (1, 0)):
+            times[index].append(timed(steps[index]))
+    return times
 
 
 def peak_rss_mib() -> float:
@@ -106,15 +111,21 @@ def memory_in_subprocess(name: str, implementation: str, batch: int, threads: in
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def report(name: str, batch: int, threads: int, repeats: int, warmup: int, memory_steps: int) -> None:
-    medians = time_pair(name, batch, repeats, warmup)
-    ratio = medians["cnndsl"] / medians["torchvision"]
-    print(f"{name}: batch {batch}x3x224x224, {threads} threads, median of {repeats} interleaved steps")
-    for impl in IMPLEMENTATIONS:
-        memory = memory_in_subprocess(name, impl, batch, threads, memory_steps)
-        print(f"  {impl:<12} {medians[impl] * 1000:8.1f} ms/step   peak RSS {memory['peak_mib']:7.0f} MiB "
-              f"(+{memory['peak_mib'] - memory['before_mib']:.0f} MiB during the steps)")
-    print(f"  time ratio cnndsl / torchvision: {ratio:.3f} ({(ratio - 1) * 100:+.1f}%)")
+def report(name: str, args: argparse.Namespace) -> None:
+    batch = args.batch or BENCHMARKS[name][2]
+    contestants = ("torchvision", "torchvision") if args.control else IMPLEMENTATIONS
+    labels = ("torchvision'", "torchvision") if args.control else IMPLEMENTATIONS
+    times = step_times(name, contestants, batch, args.repeats, args.warmup)
+    print(f"{name}: batch {batch}x3x224x224, {args.threads} threads, {args.repeats} interleaved steps each")
+    for label, implementation, values in zip(labels, contestants, times):
+        memory = memory_in_subprocess(name, implementation, batch, args.threads, args.memory_steps)
+        print(f"  {label:<12} median {statistics.median(values) * 1000:7.1f} ms, fastest {min(values) * 1000:7.1f} ms"
+              f"   peak RSS {memory['peak_mib']:5.0f} MiB (+{memory['peak_mib'] - memory['before_mib']:.0f} MiB "
+              "during the steps)")
+    median_ratio = statistics.median(times[0]) / statistics.median(times[1])
+    fastest_ratio = min(times[0]) / min(times[1])
+    print(f"  time ratio {labels[0]} / {labels[1]}: medians {median_ratio:.3f} ({(median_ratio - 1) * 100:+.1f}%), "
+          f"fastest {fastest_ratio:.3f} ({(fastest_ratio - 1) * 100:+.1f}%)")
 
 
 def main() -> None:
@@ -126,6 +137,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=11, help="timed steps per model")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model first")
     parser.add_argument("--memory-steps", type=int, default=2, help="steps in each memory subprocess")
+    parser.add_argument("--control", action="store_true", help="time torchvision against a second torchvision")
     parser.add_argument("--memory-of", nargs=2, metavar=("MODEL", "IMPLEMENTATION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -135,7 +147,7 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
     for name in args.models or BENCHMARKS:
-        report(name, args.batch or BENCHMARKS[name][2], args.threads, args.repeats, args.warmup, args.memory_steps)
+        report(name, args)
 
 
 if __name__ == "__main__":
