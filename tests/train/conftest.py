@@ -35,13 +35,16 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
 
 
 def bar_images(count: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable digits-like images: class k is a bright bar at a class-specific row, plus noise."""
+    """Learnable digits-like images, plus noise: class k is a bright bar on one of five rows
+    (k mod 5), in the left or right half of the image (k < 5 or not)."""
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % 10
     images = rng.integers(0, 60, size=(count, size, size), dtype=np.uint8)
+    step = max(1, (size - 2) // 5)
     for index, label in enumerate(labels):
-        row = 2 + (label * (size - 4)) // 10
-        images[index, row:row + 2, 2:size - 2] = 255
+        row = 1 + (label % 5) * step
+        columns = slice(0, size // 2) if label < 5 else slice(size // 2, size)
+        images[index, row:row + step, columns] = 255
     return images, labels.astype(np.uint8)
 
 

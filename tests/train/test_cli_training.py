@@ -1,0 +1,214 @@
+"""`train`, `eval` and `predict` through Typer's runner, and `python -m cnndsl train` as a
+real process: exit codes and messages of CLI.md, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from cnndsl.cli import app
+
+from .conftest import TINY_NET
+
+runner = CliRunner()
+
+
+def run(*args: object):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished run on digits, shared by the eval and predict tests."""
+    folder = tmp_path_factory.mktemp("trained")
+    net = folder / "tiny.net"
+    net.write_text(TINY_NET)
+    result = run("train", net, "--data", "digits", "--epochs", "3", "--batch-size", "64", "--out", folder / "run",
+                 "--seed", "1")
+    assert result.exit_code == 0, result.output
+    return folder / "run"
+
+
+def digit_png(path: Path, index: int, size: int = 8) -> tuple[Path, int]:
+    """A digit of scikit-learn's set as a PNG, at its own 8x8 or enlarged (which predict
+    brings back to 8x8)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    image = Image.fromarray(np.rint(digits.images[index] * (255 / 16)).astype(np.uint8))
+    image.resize((size, size), Image.Resampling.NEAREST).save(path)
+    return path, int(digits.target[index])
+
+
+def test_train_prints_the_adaptation_epochs_and_results(trained: Path) -> None:
+    config = json.loads((trained / "config.json").read_text())
+    assert config["network"]["name"] == "Tiny" and config["settings"]["batch_size"] == 64
+    assert json.loads((trained / "status.json").read_text())["state"] == "complete"
+    assert len((trained / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_train_output_names_the_adaptation(tmp_path: Path) -> None:
+    net = tmp_path / "big.net"
+    net.write_text(TINY_NET.replace("input 1x8x8", "input 3x12x12"))
+    result = run("train", net, "--data", "digits", "--epochs", "1", "--limit", "200", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert "resize 8x8 -> 12x12" in result.output and "1 -> 3 channels" in result.output
+    assert "first 200 of 1,442" in result.output
+    assert "epoch 1/1" in result.output and "img/s" in result.output and "test accuracy" in result.output
+
+
+def test_eval_text_and_json(trained: Path) -> None:
+    text = run("eval", trained)
+    assert text.exit_code == 0, text.output
+    assert "accuracy" in text.output and "confusion matrix" in text.output
+    payload = json.loads(run("eval", trained, "--format", "json").stdout)
+    assert payload["samples"] == 355 and len(payload["confusion_matrix"]) == 10
+    assert len(payload["per_class_accuracy"]) == 10 and 0.5 < payload["test_accuracy"] <= 1
+    recorded = json.loads((trained / "evaluation.json").read_text())
+    assert payload["test_accuracy"] == pytest.approx(recorded["test_accuracy"])
+    assert payload["confusion_matrix"] == recorded["confusion_matrix"]
+
+
+def test_predict_image_files(trained: Path, tmp_path: Path) -> None:
+    files = [digit_png(tmp_path / f"digit{i}.png", i) for i in (1780, 1785, 1793)]  # a 2, a 7 and a 0
+    result = run("predict", trained, *(path for path, _ in files), "--top-k", "2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert [len(item["predictions"]) for item in payload] == [2, 2, 2]
+    top = payload[0]["predictions"]
+    assert top[0]["probability"] >= top[1]["probability"] and top[0]["class"] in "0123456789"
+    assert sum(item["predictions"][0]["class"] == str(label) for item, (_, label) in zip(payload, files)) >= 2
+    enlarged, _ = digit_png(tmp_path / "large.png", -1, size=40)
+    text = run("predict", trained, enlarged)
+    assert text.exit_code == 0 and "large.png:" in text.output and "%" in text.output
+
+
+def test_predict_rejects_unreadable_and_missing_images(trained: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    result = run("predict", trained, broken)
+    assert result.exit_code == 1 and "broken.png is not an image that can be read" in result.output
+    assert run("predict", trained, tmp_path / "absent.png").exit_code == 2
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_pickle_as_weights_is_refused(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run_dir = tmp_path / "tampered"
+    shutil.copytree(trained, run_dir)
+    marker = tmp_path / "pwned"
+    (run_dir / "weights.pt").write_bytes(pickle.dumps(_Exploit(marker), protocol=2))
+    result = run("eval", run_dir)
+    assert result.exit_code == 1
+    assert "refusing to load" in result.output and "could run code" in result.output
+    assert run("predict", run_dir, digit_png(tmp_path / "d.png", 0)[0]).exit_code == 1
+    assert not marker.exists()
+
+
+def test_eval_of_something_that_is_not_a_run(tmp_path: Path) -> None:
+    assert run("eval", tmp_path / "nowhere").exit_code == 2
+    result = run("eval", tmp_path)
+    assert result.exit_code == 1 and "is not a run directory" in result.output
+
+
+def test_class_count_mismatch_exits_1_and_names_the_fix(tmp_path: Path) -> None:
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    result = run("train", net, "--data", "digits", "--set", "classes=4", "--out", tmp_path / "run")
+    assert result.exit_code == 1
+    assert "digits has 10 classes, but Tiny outputs 4 scores" in result.output
+    assert "--set classes=10" in result.output
+
+
+def test_unknown_data_set_exits_2(tiny_net: Path) -> None:
+    result = run("train", tiny_net, "--data", "imagenet")
+    assert result.exit_code == 2 and "unknown data set `imagenet`" in result.output
+
+
+def test_bad_flag_values(tiny_net: Path, tmp_path: Path) -> None:
+    assert run("train", tiny_net, "--data", "digits", "--optimizer", "rmsprop").exit_code == 2
+    result = run("train", tiny_net, "--data", "digits", "--epochs", "0", "--out", tmp_path / "r")
+    assert result.exit_code == 1 and "--epochs" in result.output
+    result = run("train", tiny_net, "--data", "digits", "--resume")
+    assert result.exit_code == 1 and "--out RUN_DIR" in result.output
+    assert run("train", tmp_path / "missing.net", "--data", "digits").exit_code == 2
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present")
+def test_unavailable_device_exits_1(tiny_net: Path, tmp_path: Path) -> None:
+    result = run("train", tiny_net, "--data", "digits", "--device", "cuda", "--out", tmp_path / "r")
+    assert result.exit_code == 1 and "no CUDA GPU" in result.output
+
+
+def test_corrupt_idx_exits_1_without_traceback(tmp_path: Path) -> None:
+    from .conftest import write_mnist
+
+    root = write_mnist(tmp_path / "data", size=8)
+    images = root / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:50])
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    result = run("train", net, "--data", "mnist", "--data-root", root, "--out", tmp_path / "run")
+    assert result.exit_code == 1 and "is truncated" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_mnist_from_idx_files_trains(tmp_path: Path) -> None:
+    from .conftest import write_mnist
+
+    root = write_mnist(tmp_path / "data", size=8, train=300, test=100)
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    result = run("train", net, "--data", "mnist", "--data-root", root, "--epochs", "6", "--batch-size", "32",
+                 "--augment", "none", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["test_accuracy"] > 0.9
+
+
+def test_eval_warns_about_an_unfinished_run(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run_dir = tmp_path / "unfinished"
+    shutil.copytree(trained, run_dir)
+    status = json.loads((run_dir / "status.json").read_text())
+    (run_dir / "status.json").write_text(json.dumps({**status, "state": "interrupted", "epochs_completed": 2}))
+    result = run("eval", run_dir)
+    assert result.exit_code == 0 and "is not a finished run (interrupted, 2 of 3 epochs)" in result.output
+
+
+def test_the_cli_module_does_not_import_torch() -> None:
+    code = "import sys, cnndsl.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_python_m_cnndsl_train_in_a_real_process(tmp_path: Path) -> None:
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    out = tmp_path / "run"
+    completed = subprocess.run([sys.executable, "-m", "cnndsl", "train", str(net), "--data", "fake", "--epochs", "2",
+                                "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert json.loads((out / "status.json").read_text())["state"] == "complete"
+    failed = subprocess.run([sys.executable, "-m", "cnndsl", "train", str(net), "--data", "nope"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr and "unknown data set" in failed.stderr
