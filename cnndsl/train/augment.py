@@ -14,6 +14,10 @@ import torch.nn.functional as F
 
 # A random crop shifts an image by up to this fraction of its side (4 pixels at 32x32).
 CROP_FRACTION = 1 / 8
+# `auto` augments runs of at least this many epochs. Augmentation pays off when a network
+# would otherwise start to memorise its training set; a short run is still underfitting,
+# and augmenting it only slows its progress.
+AUTO_AUGMENT_MIN_EPOCHS = 10
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,12 @@ class Augmentation:
         return ", ".join(parts) or "none"
 
 
-def choose(setting: str, image_shape: tuple[int, ...], flip_allowed: bool, vector_input: bool) -> Augmentation:
+def choose(setting: str, image_shape: tuple[int, ...], flip_allowed: bool, vector_input: bool,
+           epochs: int) -> Augmentation:
     """The augmentation an `augment` setting (checked by settings.py) asks for on these
-    images. `auto` crops, and flips only data sets whose classes survive mirroring (not
-    digits or letters)."""
-    if vector_input or setting == "none":
+    images. `auto`, in runs of AUTO_AUGMENT_MIN_EPOCHS or more, crops, and flips only data
+    sets whose classes survive mirroring (not digits or letters)."""
+    if vector_input or setting == "none" or (setting == "auto" and epochs < AUTO_AUGMENT_MIN_EPOCHS):
         return Augmentation(0, False)
     padding = max(1, round(min(image_shape[-2:]) * CROP_FRACTION))
     if setting == "auto":

@@ -1,13 +1,18 @@
 """Where training runs, and what that device is good at.
 
 On CUDA the data set lives in GPU memory, the forward pass runs under bf16 autocast and
-convolutions use the channels-last layout that tensor cores prefer. On the CPU and on Apple
-GPUs everything stays in float32.
+convolutions use the channels-last layout that tensor cores prefer. On the CPU, training
+stays in float32, also channels-last (oneDNN's convolutions are faster in that layout), and
+the C allocator is told to keep freed memory, because every step allocates and frees the
+same activation buffers and handing them back to the kernel costs a page fault per page
+on the next step. On Apple GPUs everything stays as PyTorch defaults.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import sys
 from dataclasses import dataclass
 from typing import ContextManager
 
@@ -36,6 +41,27 @@ class DevicePlan:
         return name + (f" ({', '.join(extras)})" if extras else "")
 
 
+# glibc's mallopt parameters, and the values used: serve even large blocks from the heap,
+# and never trim it, so that freed activation buffers are reused without page faults.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_BYTES = 1 << 30
+TRIM_THRESHOLD_BYTES = 2**31 - 1
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc's allocator to keep freed memory for reuse (Linux only; elsewhere, or with
+    another C library, nothing happens). Like PyTorch's advice to use jemalloc or tcmalloc
+    for CPU training, without preloading a library."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    except (OSError, AttributeError):
+        pass
+
+
 def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
@@ -59,4 +85,5 @@ def pick_device(choice: str) -> DevicePlan:
         return DevicePlan(torch.device("mps"), None, False)
     if choice != "cpu":
         raise TrainError(f"unknown device `{choice}`", help=f"choose one of {', '.join(DEVICE_CHOICES)}")
-    return DevicePlan(torch.device("cpu"), None, False)
+    keep_freed_memory()
+    return DevicePlan(torch.device("cpu"), None, True)

@@ -132,7 +132,8 @@ class Session:
             if len(split) == 0:
                 raise TrainError(f"the {name} split of {dataset.spec} is empty")
         adaptation = adaptation_for(train_set.images, net.input_shape)
-        augmentation = choose(settings.augment, adaptation.image_shape, dataset.flip, adaptation.flattens)
+        augmentation = choose(settings.augment, adaptation.image_shape, dataset.flip, adaptation.flattens,
+                              settings.epochs)
         config = self._config(settings, dataset, train_set, adaptation, augmentation, plan)
         if existing is not None:
             problem = _mismatch(existing.read_config(), config)

@@ -18,10 +18,12 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
 AUGMENT_CHOICES = ("auto", "none", "crop", "flip", "crop+flip")
 
-# The default recipe: AdamW with a one-cycle schedule and label smoothing, which reaches a
-# good accuracy in few epochs on small image data sets without tuning.
-DEFAULT_EPOCHS = 10
-DEFAULT_BATCH_SIZE = 128
+# The default recipe: AdamW with a one-cycle schedule and label smoothing, three epochs in
+# batches of 64. It is a short recipe on purpose: on MNIST-sized data it reaches about 99%
+# in seconds on a CPU. A network that needs longer training says so in its own
+# `train { epochs = ... }` section, which is what that section is for.
+DEFAULT_EPOCHS = 3
+DEFAULT_BATCH_SIZE = 64
 DEFAULT_OPTIMIZER = "adamw"
 DEFAULT_SCHEDULE = "onecycle"
 DEFAULT_MOMENTUM = 0.9
@@ -30,7 +32,7 @@ DEFAULT_AUGMENT = "auto"
 DEFAULT_SEED = 0
 # Learning rate and weight decay suit the optimizer: SGD's rate is a step size, Adam's a
 # per-parameter step bound; AdamW's decay is decoupled from the gradient, SGD's is not.
-DEFAULT_LR = {"sgd": 0.05, "adam": 0.003, "adamw": 0.003}
+DEFAULT_LR = {"sgd": 0.05, "adam": 0.005, "adamw": 0.005}
 DEFAULT_WEIGHT_DECAY = {"sgd": 5e-4, "adam": 0.0, "adamw": 0.05}
 
 

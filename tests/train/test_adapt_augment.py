@@ -53,11 +53,15 @@ def test_adaptation_description_and_json_round_trip() -> None:
 
 
 def test_auto_augmentation_flips_only_where_the_data_set_allows() -> None:
-    assert choose("auto", (1, 32, 32), False, False) == Augmentation(4, False)
-    assert choose("auto", (3, 32, 32), True, False) == Augmentation(4, True)
-    assert choose("flip", (3, 8, 8), False, False) == Augmentation(0, True)
-    assert choose("crop", (1, 8, 8), True, False) == Augmentation(1, False)
-    assert not choose("auto", (1, 8, 8), True, True).active
+    assert choose("auto", (1, 32, 32), False, False, 10) == Augmentation(4, False)
+    assert choose("auto", (3, 32, 32), True, False, 20) == Augmentation(4, True)
+    assert choose("flip", (3, 8, 8), False, False, 1) == Augmentation(0, True)
+    assert choose("crop", (1, 8, 8), True, False, 1) == Augmentation(1, False)
+    assert not choose("auto", (1, 8, 8), True, True, 20).active
+
+
+def test_auto_augmentation_leaves_short_runs_alone() -> None:
+    assert not choose("auto", (3, 32, 32), True, False, 9).active
 
 
 def test_batch_crop_and_flip_match_a_per_image_reference() -> None:
