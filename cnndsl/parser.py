@@ -11,6 +11,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Iterable
 
 import lark
 from lark import Lark, Token, Transformer, v_args
@@ -43,8 +44,8 @@ def _fingerprint(grammar: str) -> str:
     return f"{hashlib.sha256(grammar.encode()).hexdigest()} lark-{lark.__version__}"
 
 
-def _build(grammar: str) -> Lark:
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+def _build(grammar: str, **options) -> Lark:
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False, **options)
 
 
 def _int_keys(pairs: list[tuple[str, object]]) -> dict:
@@ -57,15 +58,21 @@ def _lark() -> Lark:
     """The LALR parser. Building it from the grammar takes ~0.1 s, most of a `check`;
     `net.tables.json` holds the same tables as plain JSON (data, never pickle), used when
     it was generated from this very grammar with this Lark version."""
+    return _new_lark()
+
+
+def _new_lark(**options) -> Lark:
+    """A parser from the saved tables (or the grammar when they are stale), with Lark
+    options that loading tables allows, such as `lexer_callbacks`."""
     grammar = _grammar_text()
     tables = resources.files("cnndsl.grammars").joinpath(TABLES)
     try:
         saved = json.loads(tables.read_text(encoding="utf-8"), object_pairs_hook=_int_keys)
         if saved.get("fingerprint") == _fingerprint(grammar):
-            return Lark.__new__(Lark)._load({"data": saved["data"], "memo": saved["memo"]})
+            return Lark.__new__(Lark)._load({"data": saved["data"], "memo": saved["memo"]}, **options)
     except (OSError, ValueError, KeyError, TypeError):
         pass  # missing or stale tables: build from the grammar
-    return _build(grammar)
+    return _build(grammar, **options)
 
 
 def write_tables(path: Path) -> None:
@@ -349,11 +356,31 @@ def _nesting_error(file: SourceFile) -> Diagnostic | None:
 
 def parse(file: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
     """Parse one file. Returns the module, or None with the syntax error."""
+    return _parse(file, _lark())
+
+
+def parse_keeping(file: SourceFile, terminals: Iterable[str]) -> tuple[S.Module | None, list[Diagnostic], list[Token]]:
+    """Parse as `parse` does, and also return the tokens of `terminals` in source order.
+
+    The tree leaves out what a formatter must put back: comments (which the grammar
+    ignores) and where braces stand. This parser is built per call, with lexer callbacks
+    that collect them, so `parse` itself stays as it is."""
+    kept: list[Token] = []
+
+    def keep(token: Token) -> Token:
+        kept.append(token)
+        return token
+
+    module, problems = _parse(file, _new_lark(lexer_callbacks={name: keep for name in terminals}))
+    return module, problems, kept
+
+
+def _parse(file: SourceFile, parser: Lark) -> tuple[S.Module | None, list[Diagnostic]]:
     nesting = _nesting_error(file)
     if nesting:
         return None, [nesting]
     try:
-        tree = _lark().parse(file.text)
+        tree = parser.parse(file.text)
     except UnexpectedInput as exc:
         return None, [_syntax_error(file, exc)]
     try:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .diagnostics import Diagnostic
+from .highlight import highlight
 from .source import Span
 
 _STYLE = {"error": "bold red", "warning": "bold yellow"}
@@ -84,7 +85,7 @@ def render(diagnostic: Diagnostic) -> Text:
 def _source_line(span: Span, number: int, width: int) -> Text:
     line = Text()
     line.append(f"\n{number:>{width}} | ", _GUTTER)
-    line.append(span.file.line(number).replace("\t", " "))
+    line.append(highlight(span.file.line(number).replace("\t", " ")))
     line.rstrip()
     return line
 

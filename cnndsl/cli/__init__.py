@@ -7,7 +7,7 @@ import importlib
 
 from .app import app
 
-for _module in ("static", "export", "training", "graph"):
+for _module in ("static", "export", "training", "graph", "fmt"):
     try:
         importlib.import_module(f"{__name__}.{_module}")
     except ModuleNotFoundError as exc:  # a command module not written yet
