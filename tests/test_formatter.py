@@ -13,10 +13,13 @@ import os
 import stat
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from rich.console import Console
+from rich.text import Text
 from typer.testing import CliRunner
 
 from cnndsl.cli import app
@@ -269,6 +272,18 @@ def test_generated_sources_keep_meaning_and_comments(source: str) -> None:
     assert_faithful(source)
 
 
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_relaid_corpus_files_keep_meaning_and_comments(data: st.DataObject) -> None:
+    """Real files with line breaks, blank lines, `;` and comments pushed in at random places."""
+    text = data.draw(st.sampled_from(PARSING)).read_text(encoding="utf-8")
+    for _ in range(data.draw(st.integers(1, 12))):
+        at = data.draw(st.integers(0, len(text)))
+        text = text[:at] + data.draw(st.sampled_from([" ", "\n", "\n\n", "\t", " ; ", "  # {moved}\n"])) + text[at:]
+    if parse(SourceFile("t.net", text))[0] is not None:
+        assert_faithful(text)
+
+
 # ---- the command -----------------------------------------------------------------------------
 
 MESSY = "network A{input 4 linear(2)->2}  # tiny\n"
@@ -313,6 +328,24 @@ def test_syntax_error_is_reported_and_the_file_left_alone(tmp_path: Path) -> Non
     assert fine.read_text() == NEAT  # the other files are still formatted
 
 
+def test_binary_file_is_rejected_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "a.net"
+    path.write_bytes(b"\x00\x01network")
+    result = invoke(str(path))
+    assert result.exit_code == 1 and "error[E0003]" in result.stderr
+    assert path.read_bytes() == b"\x00\x01network"
+
+
+def test_stdout_on_a_terminal_is_highlighted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = Console(file=StringIO(), force_terminal=True, color_system="standard", soft_wrap=True)
+    monkeypatch.setattr("cnndsl.cli.fmt.console", terminal)
+    path = tmp_path / "a.net"
+    path.write_text(MESSY)
+    assert invoke("--stdout", str(path)).exit_code == 0
+    shown = terminal.file.getvalue()
+    assert "\x1b[" in shown and Text.from_ansi(shown).plain == NEAT
+
+
 def test_stdout_prints_and_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "a.net"
     path.write_text(MESSY)
@@ -340,11 +373,14 @@ def test_folders_are_searched_for_net_files(tmp_path: Path) -> None:
     assert (tmp_path / ".hidden/c.net").read_text() == MESSY and (tmp_path / "notes.txt").read_text() == MESSY
 
 
-def test_line_ends_and_byte_order_mark_become_canonical(tmp_path: Path) -> None:
-    path = tmp_path / "a.net"
-    path.write_bytes(b"\xef\xbb\xbf" + NEAT.replace("\n", "\r\n").encode())
-    assert invoke(str(path)).exit_code == 0
-    assert path.read_bytes() == NEAT.encode()
+def test_line_ends_alone_are_no_reason_to_rewrite(tmp_path: Path) -> None:
+    neat, messy = tmp_path / "neat.net", tmp_path / "messy.net"
+    neat.write_bytes(b"\xef\xbb\xbf" + NEAT.replace("\n", "\r\n").encode())
+    messy.write_bytes(MESSY.replace("\n", "\r\n").encode())
+    assert invoke("--check", str(neat)).exit_code == 0
+    assert invoke(str(neat), str(messy)).stdout == f"reformatted {messy}\n"
+    assert neat.read_bytes() == b"\xef\xbb\xbf" + NEAT.replace("\n", "\r\n").encode()
+    assert messy.read_text(encoding="utf-8") == NEAT
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions and symbolic links")

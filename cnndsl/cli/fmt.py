@@ -67,21 +67,16 @@ def _expand(files: list[Path]) -> list[Path]:
 
 
 def _format(path: Path, check: bool, to_stdout: bool, tally: _Tally) -> None:
+    """Format one file. Its text is compared as decoded (LF line ends, no byte order mark),
+    so line ends alone are never a reason to rewrite a file: they are git's business."""
     name = "<stdin>" if path == STDIN else str(path)
-    if path == STDIN:
-        original = sys.stdin.buffer.read()
-        source, problems = decode_source(original, name)
-    else:
-        source, problems = read_source(path, name)
-        original = path.read_bytes() if source is not None else b""
-    formatted = None
-    if source is not None:
-        formatted, problems = format_source(source)
-    if formatted is None:
+    source, problems = decode_source(sys.stdin.buffer.read(), name) if path == STDIN else read_source(path, name)
+    formatted, problems = format_source(source) if source is not None else (None, problems)
+    if source is None or formatted is None:
         print_diagnostics(err_console, problems)
         tally.rejected += 1
         return
-    changed = formatted.encode("utf-8") != original
+    changed = formatted != source.text
     if to_stdout and not check:
         _print_source(formatted)
     elif changed and not check:
