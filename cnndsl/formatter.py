@@ -9,12 +9,13 @@ The layout: four spaces per level; one statement per line; braces on the line of
 keyword; `name = value` keywords and parameters; `, ` between arguments; shapes compact
 (`3x32x32`) when every dimension is an integer literal and in brackets otherwise; the `->`
 of one-line shape assertions in one column per body, and trailing comments in another;
-a blank line around every block and network definition; LF line ends.
+a blank line around every block and network definition.
 
 Comments stay with their code: a comment on its own line stays before the statement that
-follows it, one at the end of a line stays at the end of that statement's line. A comment
-inside a statement that is printed on one line (between the arguments of a call that was
-split over lines, say) moves to its own line above that statement.
+follows it, one at the end of a line stays at the end of that statement's line (of its first
+line, for a construct that was written on one line). A comment inside a statement that is
+printed on one line (between the arguments of a call that was split over lines, say) moves
+to its own line above that statement.
 """
 
 from __future__ import annotations

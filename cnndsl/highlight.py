@@ -85,7 +85,7 @@ def _lexer() -> NetLexer:
 
 
 def highlight(source: str) -> Text:
-    """`source` as styled text; its characters are exactly those of `source`."""
+    """`source` as styled text, with the same characters as plain `Text(source)`."""
     text = Text()
     for _, token, value in _lexer().get_tokens_unprocessed(source):
         text.append(value, _style(token))
