@@ -34,6 +34,7 @@ from .settings import TrainSettings, resolve
 from .trainer import Diverged, Trainer
 
 CONFIG_FORMAT = 1
+MIN_TRAINING_IMAGES = 2
 SAMPLE_GRID_SIZE = 32
 # What must be equal for `--resume` to continue a run rather than start a different one.
 RESUME_KEYS = (("network", "name"), ("network", "sources"), ("network", "params"), ("data", "spec"),
@@ -128,9 +129,11 @@ class Session:
         dataset = load_dataset(spec, request.data_root, net.input_shape, classes_of(net), self.log)
         check_classes(net, dataset)
         train_set = dataset.train.first(request.limit) if request.limit else dataset.train
-        for name, split in (("training", train_set), ("test", dataset.test)):
-            if len(split) == 0:
-                raise TrainError(f"the {name} split of {dataset.spec} is empty")
+        if len(train_set) < MIN_TRAINING_IMAGES:
+            raise TrainError(f"training needs at least {MIN_TRAINING_IMAGES} images (batch normalisation needs two "
+                             f"per batch); {dataset.spec} gives {len(train_set)}")
+        if len(dataset.test) == 0:
+            raise TrainError(f"the test split of {dataset.spec} is empty")
         adaptation = adaptation_for(train_set.images, net.input_shape)
         augmentation = choose(settings.augment, adaptation.image_shape, dataset.flip, adaptation.flattens,
                               settings.epochs)

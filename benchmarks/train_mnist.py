@@ -1,0 +1,192 @@
+"""Training on real MNIST digits: cnndsl's trainer against the LAB8 tutorial's own loop.
+
+Not a test: it needs the real MNIST test-set files and takes a minute. The 60,000 training
+images are not available offline, so the 10,000 test images are split: images 0..7999 train,
+8000..9999 test. They are written to a temporary folder in torchvision's layout, where both
+`torchvision.datasets.MNIST` (the tutorial) and `cnndsl train --data mnist` read them.
+
+(a) One epoch of LeNet-5 with the tutorial's settings (batch 64, SGD lr 0.01 momentum 0.5):
+    the tutorial's loop (`datasets.MNIST` with `Resize(32)` + `ToTensor`, a DataLoader, the
+    classic zero_grad/forward/backward/step loop) against cnndsl's trainer (the `train_seconds`
+    of its metrics: the training pass of the epoch).
+(b) cnndsl's default recipe (nothing but `--data mnist`): the test accuracy it reaches, and the
+    wall time of the whole run (data, training, a test pass per epoch, plots, run directory)
+    against three epochs of the tutorial's loop.
+
+Both sides run in this process, interleaved, after one untimed warm-up epoch each (the first
+epoch of a process pays for oneDNN's kernel generation); medians over --repeats are reported.
+
+    python benchmarks/train_mnist.py [--mnist DIR] [--repeats N]
+
+DIR holds t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz; it defaults to
+$CNNDSL_MNIST_T10K, or /work/shared/data/mnist-t10k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from torch import nn
+from torchvision import datasets, transforms
+
+import cnndsl
+from cnndsl.backends.torch_module import build
+from cnndsl.train.idx import read_idx
+from cnndsl.train.session import Session, TrainRequest
+from cnndsl.train.settings import SETTING_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+LENET = ROOT / "architectures" / "lenet5.net"
+DEFAULT_MNIST = Path(os.environ.get("CNNDSL_MNIST_T10K", "/work/shared/data/mnist-t10k"))
+TRAIN_IMAGES, TEST_IMAGES = 8000, 2000
+TUTORIAL = {"batch_size": 64, "optimizer": "sgd", "lr": 0.01, "momentum": 0.5, "schedule": "constant",
+            "label_smoothing": 0.0, "weight_decay": 0.0, "augment": "none"}
+TUTORIAL_EPOCHS = 3
+
+
+class TutorialLeNet5(nn.Module):
+    """LeNet-5 as the LAB8 tutorial writes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = x.view(-1, 16 * 5 * 5)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def write_split(source: Path, root: Path) -> None:
+    """The MNIST test set, split 8,000 / 2,000, as torchvision's MNIST/raw files."""
+    images = read_idx(source / "t10k-images-idx3-ubyte.gz", 3)
+    labels = read_idx(source / "t10k-labels-idx1-ubyte.gz", 1)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name, array in (("train-images-idx3-ubyte", images[:TRAIN_IMAGES]),
+                        ("train-labels-idx1-ubyte", labels[:TRAIN_IMAGES]),
+                        ("t10k-images-idx3-ubyte", images[TRAIN_IMAGES:TRAIN_IMAGES + TEST_IMAGES]),
+                        ("t10k-labels-idx1-ubyte", labels[TRAIN_IMAGES:TRAIN_IMAGES + TEST_IMAGES])):
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        (raw / name).write_bytes(header + np.ascontiguousarray(array).tobytes())
+
+
+class Tutorial:
+    """The tutorial's data pipeline, model, optimizer and loop."""
+
+    def __init__(self, root: Path) -> None:
+        transform = transforms.Compose([transforms.Resize(32), transforms.ToTensor()])
+        self.train_set = datasets.MNIST(str(root), train=True, download=False, transform=transform)
+        self.test_set = datasets.MNIST(str(root), train=False, download=False, transform=transform)
+        self.reset()
+
+    def reset(self) -> None:
+        torch.manual_seed(0)
+        self.loader = torch.utils.data.DataLoader(self.train_set, batch_size=TUTORIAL["batch_size"], shuffle=True)
+        self.model = TutorialLeNet5()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=TUTORIAL["lr"], momentum=TUTORIAL["momentum"])
+        self.criterion = nn.CrossEntropyLoss()
+
+    def epoch(self) -> float:
+        self.model.train()
+        start = time.perf_counter()
+        for data, target in self.loader:
+            self.optimizer.zero_grad()
+            output = self.model(data)
+            loss = self.criterion(output, target)
+            loss.backward()
+            self.optimizer.step()
+        return time.perf_counter() - start
+
+    def accuracy(self) -> float:
+        self.model.eval()
+        correct = 0
+        with torch.no_grad():
+            for data, target in torch.utils.data.DataLoader(self.test_set, batch_size=1000):
+                correct += int((self.model(data).argmax(dim=1) == target).sum())
+        return correct / len(self.test_set)
+
+
+def cnndsl_run(root: Path, out: Path, settings: dict) -> tuple[float, list[dict]]:
+    """One `cnndsl train` run in this process; its wall time and its metrics."""
+    net = cnndsl.check(LENET).network()
+    flags = {name: settings.get(name) for name in SETTING_NAMES} | {"data": "mnist"}
+    request = TrainRequest(net, build, flags, root, None, "cpu", False, out)
+    start = time.perf_counter()
+    Session(request, Console(file=io.StringIO())).run()
+    wall = time.perf_counter() - start
+    return wall, [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="folder of the t10k .gz files")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repetitions (medians are reported)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cnndsl-bench-") as folder:
+        work = Path(folder)
+        root = work / "data"
+        write_split(args.mnist, root)
+        tutorial = Tutorial(root)
+        runs = iter(range(10**6))
+
+        tutorial.epoch()  # warm-up, untimed
+        cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1})
+
+        tutorial_epochs, tutorial_three, tutorial_accuracy = [], [], []
+        cnndsl_epochs, cnndsl_epoch_walls, default_walls, default_accuracy, default_epochs = [], [], [], [], []
+        for _ in range(args.repeats):
+            tutorial.reset()
+            times = [tutorial.epoch() for _ in range(TUTORIAL_EPOCHS)]
+            tutorial_epochs.extend(times)
+            tutorial_three.append(sum(times))
+            tutorial_accuracy.append(tutorial.accuracy())
+            wall, metrics = cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1})
+            cnndsl_epochs.append(metrics[0]["train_seconds"])
+            cnndsl_epoch_walls.append(wall)
+            wall, metrics = cnndsl_run(root, work / f"run{next(runs)}", {})
+            default_walls.append(wall)
+            default_accuracy.append(metrics[-1]["test_accuracy"])
+            default_epochs.append(len(metrics))
+
+    median = statistics.median
+    print(f"MNIST t10k split: train images 0..{TRAIN_IMAGES - 1}, test images {TRAIN_IMAGES}..{TRAIN_IMAGES + TEST_IMAGES - 1}")
+    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; medians of {args.repeats} repeats after a warm-up epoch")
+    print()
+    print("(a) one epoch of LeNet-5, batch 64, SGD lr 0.01 momentum 0.5")
+    print(f"    tutorial loop (datasets.MNIST + Resize(32) + ToTensor + DataLoader): {median(tutorial_epochs):.3f} s")
+    print(f"    cnndsl trainer (training pass of the epoch):                          {median(cnndsl_epochs):.3f} s")
+    print(f"    ratio cnndsl / tutorial: {median(cnndsl_epochs) / median(tutorial_epochs):.2f}   (target <= 0.33)")
+    print(f"    whole `cnndsl train --epochs 1` run (data, epoch, test pass, plots): {median(cnndsl_epoch_walls):.3f} s")
+    print()
+    print(f"(b) cnndsl's default recipe ({default_epochs[0]} epochs) against {TUTORIAL_EPOCHS} epochs of the tutorial")
+    print(f"    default recipe test accuracy: {median(default_accuracy):.2%} "
+          f"(all repeats: {', '.join(f'{a:.2%}' for a in default_accuracy)}; target >= 98.00%)")
+    print(f"    tutorial test accuracy after {TUTORIAL_EPOCHS} epochs: {median(tutorial_accuracy):.2%}")
+    print(f"    default recipe, whole run: {median(default_walls):.3f} s; "
+          f"tutorial, {TUTORIAL_EPOCHS} epochs: {median(tutorial_three):.3f} s")
+    print(f"    ratio cnndsl / tutorial: {median(default_walls) / median(tutorial_three):.2f}   (target <= 0.33)")
+
+
+if __name__ == "__main__":
+    main()
