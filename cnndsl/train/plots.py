@@ -87,11 +87,10 @@ def line_chart(path: Path, title: str, series: Sequence[Series], x_label: str, y
     points = [p for s in series for p in s.points if math.isfinite(p[1])]
     xs = [p[0] for p in points] or [1.0]
     ys = [p[1] for p in points] or [0.0]
-    x_ticks = [t for t in nice_ticks(min(xs), max(xs), min(10, max(2, len(set(xs))))) if float(t).is_integer()] \
-        or [min(xs)]
-    x_low, x_high = min(x_ticks[0], min(xs)), max(x_ticks[-1], max(xs))
-    if x_high == x_low:
-        x_low, x_high = x_low - 1, x_high + 1
+    x_ticks = [t for t in nice_ticks(min(xs), max(xs), min(10, max(2, len(set(xs)))))
+               if float(t).is_integer() and min(xs) <= t <= max(xs)] or [min(xs)]
+    x_margin = max(0.5, 0.03 * (max(xs) - min(xs)))  # keeps the end markers off the frame
+    x_low, x_high = min(xs) - x_margin, max(xs) + x_margin
     spread = max(ys) - min(ys)
     y_low, y_high = min(ys) - 0.08 * spread, max(ys) + 0.08 * spread
     if y_bounds:

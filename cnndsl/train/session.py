@@ -285,11 +285,25 @@ def draw_curves(run: RunDir, records: list[dict], network: str, settings: TrainS
 
 
 def draw_results(run: RunDir, evaluation: Evaluation, test: ImageSet, classes: tuple[str, ...], network: str) -> None:
-    """The confusion matrix and a grid of the first test images with their predictions."""
+    """The confusion matrix, and a grid of test images with their predictions: the first
+    ones in order, then the first mistakes (which say more about a model than its successes)."""
     confusion_chart(run / CONFUSION_PLOT, evaluation.confusion, classes,
                     f"{network}: confusion matrix, {evaluation.samples:,} test images, "
                     f"accuracy {evaluation.accuracy:.2%}")
-    count = min(SAMPLE_GRID_SIZE, len(test))
-    samples_chart(run / SAMPLES_PLOT, test.images[:count], test.labels[:count].tolist(),
-                  evaluation.predictions[:count].tolist(), classes,
-                  f"{network}: the first {count} test images and the predicted classes (red: wrong)")
+    chosen = sample_indices(test.labels, evaluation.predictions, SAMPLE_GRID_SIZE)
+    mistakes = sum(int(evaluation.predictions[i] != test.labels[i]) for i in chosen)
+    samples_chart(run / SAMPLES_PLOT, test.images[chosen], test.labels[chosen].tolist(),
+                  evaluation.predictions[chosen].tolist(), classes,
+                  f"{network}: test images and their predicted classes ({mistakes} of them wrong, in red)")
+
+
+def sample_indices(labels: torch.Tensor, predictions: torch.Tensor, count: int) -> list[int]:
+    """Up to `count` test indices: the first half of the grid in order, the rest mistakes,
+    topped up in order when there are few mistakes."""
+    count = min(count, len(labels))
+    chosen = list(range(count // 2))
+    wrong = [i for i in (predictions != labels).nonzero().flatten().tolist() if i >= count // 2]
+    chosen += wrong[:count - len(chosen)]
+    taken = set(chosen)
+    chosen += [i for i in range(len(labels)) if i not in taken][:count - len(chosen)]
+    return sorted(chosen)
