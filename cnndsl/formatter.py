@@ -174,7 +174,7 @@ class _Printer:
     def _arguments(self, args: tuple[S.Arg, ...]) -> str:
         if not args:
             return ""
-        return "(" + ", ".join(self.expr(a.value) if a.name is None else f"{a.name} = {self.expr(a.value)}"
+        return "(" + ", ".join(self.expr(a.value) if a.name is None else f"{a.name}={self.expr(a.value)}"
                                for a in args) + ")"
 
     def _params(self, params: tuple[S.Param, ...]) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 import lark
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.grammar import Rule
 from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -91,7 +91,17 @@ def _token_span(file: SourceFile, token: Token) -> Span:
     return Span(file, token.line, token.column, token.end_line, token.end_column)
 
 
-class _Builder(Transformer):
+class _ExpressionTooDeep(Exception):
+    def __init__(self, span: Span) -> None:
+        super().__init__("expression too deep")
+        self.span = span
+
+
+def _depth(expr: S.Expr) -> int:
+    return expr.depth if isinstance(expr, (S.Unary, S.Binary)) else 0
+
+
+class _Builder(Transformer_NonRecursive):
     """Turns Lark's parse tree into `syntax` dataclasses."""
 
     def __init__(self, file: SourceFile) -> None:
@@ -258,8 +268,15 @@ class _Builder(Transformer):
     def tuple_lit(self, meta, children):
         return S.TupleExpr(tuple(c for c in children if c is not None), self._s(meta))
 
+    def _operator(self, node: S.Unary | S.Binary) -> S.Unary | S.Binary:
+        """Bound the depth of operator chains, which brackets do not show (`1+1+...+1`):
+        every later pass walks expressions recursively."""
+        if node.depth > limits.MAX_EXPRESSION_DEPTH:
+            raise _ExpressionTooDeep(node.span)
+        return node
+
     def _unary(self, op, meta, children):
-        return S.Unary(op, children[0], self._s(meta))
+        return self._operator(S.Unary(op, children[0], self._s(meta), 1 + _depth(children[0])))
 
     @v_args(meta=True)
     def neg(self, meta, children):
@@ -272,7 +289,8 @@ class _Builder(Transformer):
     def _binary(op):  # noqa: N805 - a rule factory used at class creation
         @v_args(meta=True)
         def rule(self, meta, children):
-            return S.Binary(op, children[0], children[1], self._s(meta))
+            left, right = children
+            return self._operator(S.Binary(op, left, right, self._s(meta), 1 + max(_depth(left), _depth(right))))
         return rule
 
     add_op, sub_op, mul_op = _binary("+"), _binary("-"), _binary("*")
@@ -385,7 +403,11 @@ def _parse(file: SourceFile, parser: Lark) -> tuple[S.Module | None, list[Diagno
         return None, [_syntax_error(file, exc)]
     try:
         return _Builder(file).transform(tree), []
-    except VisitError as exc:  # a literal Python cannot represent, e.g. a float overflow
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, _ExpressionTooDeep):
+            return None, [error("E0005", f"expression nested deeper than {limits.MAX_EXPRESSION_DEPTH} operators",
+                                exc.orig_exc.span, "too deep", help="compute the value outside, or use a parameter")]
+        # a literal Python cannot represent, e.g. a float overflow
         return None, [error("E0001", f"invalid literal: {exc.orig_exc}", Span.point(file, 1, 1))]
 
 

@@ -6,7 +6,7 @@ from. `parser.py` builds them; `passes/resolve.py` is the only consumer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 from .source import SourceFile, Span
@@ -31,6 +31,7 @@ class Unary:
     op: str  # "-" or "+"
     operand: "Expr"
     span: Span
+    depth: int = field(default=1, compare=False, repr=False)  # operators on the longest path down
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Binary:
     left: "Expr"
     right: "Expr"
     span: Span
+    depth: int = field(default=1, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

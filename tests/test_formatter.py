@@ -88,7 +88,7 @@ def test_corpus_is_not_trivial() -> None:
 LAYOUTS = {
     "spacing and one statement per line": (
         "network A(classes=10){input 3x8x8 conv(4,3,padding=1);relu relu}",
-        "network A(classes = 10) {\n    input 3x8x8\n    conv(4, 3, padding = 1)\n    relu\n    relu\n}\n"),
+        "network A(classes = 10) {\n    input 3x8x8\n    conv(4, 3, padding=1)\n    relu\n    relu\n}\n"),
     "shapes compact when literal, bracketed otherwise": (
         "network A(n = 4) { input [3, 8, 8] flatten -> [192] linear(n) -> n linear(4) -> [n * 1] }",
         "network A(n = 4) {\n    input 3x8x8\n    flatten   -> 192\n    linear(n) -> [n]\n"
@@ -102,7 +102,7 @@ LAYOUTS = {
         "    relu * (a + 1)\n}\n"),
     "floats as written, empty argument lists dropped": (
         "network A { input 4 dropout(p = 1e-1) dropout(.50) relu() }",
-        "network A {\n    input 4\n    dropout(p = 1e-1)\n    dropout(.50)\n    relu\n}\n"),
+        "network A {\n    input 4\n    dropout(p=1e-1)\n    dropout(.50)\n    relu\n}\n"),
     "constructs open on their line, empty bodies stay short": (
         "network A { input 3x8x8 residual { relu } shortcut { } add { branch { relu } branch { } } "
         "repeat 2 { relu } train { epochs = 2 } }",
@@ -124,7 +124,7 @@ COMMENT_LAYOUTS = {
         "}  # tail\n"),
     "a comment inside a statement moves above it": (
         "network A { input 4\n  linear(2,  # features\n     bias = false) }",
-        "network A {\n    input 4\n    # features\n    linear(2, bias = false)\n}\n"),
+        "network A {\n    input 4\n    # features\n    linear(2, bias=false)\n}\n"),
     "a one-line construct's comment goes on its first line": (
         "network A { input 4 add { branch { relu } branch { relu } } # sum\n}",
         "network A {\n    input 4\n    add {  # sum\n        branch {\n            relu\n        }\n"
@@ -426,3 +426,9 @@ def test_console_script(tmp_path: Path) -> None:
                              text=True, timeout=120)
     assert checked.returncode == 1 and "Traceback" not in checked.stderr
     assert checked.stdout == f"would reformat {path}\n"
+
+
+def test_the_repository_networks_are_formatted() -> None:
+    """The reference networks are kept in the canonical layout (`cnndsl fmt architectures`)."""
+    result = runner.invoke(app, ["fmt", "--check", str(ROOT / "architectures"), str(ROOT / "tests" / "conformance")])
+    assert result.exit_code == 0, result.output

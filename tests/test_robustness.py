@@ -58,6 +58,17 @@ def test_deep_nesting_is_rejected(opener: str, closer: str) -> None:
     assert "E0005" in front_end(f"network A {{ input 3x8x8 {body} }}".encode())
 
 
+@pytest.mark.parametrize("expression", ["+".join(["1"] * 5000), "-" * 5000 + "1", "*".join(["2"] * 400)])
+def test_long_operator_chains_are_rejected(expression: str, tmp_path: Path) -> None:
+    source = f"network A {{ input 4 linear({expression}) }}"
+    assert front_end(source.encode()) == ["E0005"]
+    path = tmp_path / "chain.net"
+    path.write_text(source)
+    for command in (["check"], ["fmt", "--check"]):
+        result = runner.invoke(app, [*command, str(path)])
+        assert result.exit_code == 1 and "E0005" in result.output, result.output
+
+
 def test_moderate_nesting_is_fine() -> None:
     assert front_end(b"network A { input 3x8x8 " + b"residual { " * 40 + b"relu" + b" }" * 40 + b" }") == []
 
