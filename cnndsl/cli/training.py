@@ -89,8 +89,8 @@ def train(
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="Weight decay (not on biases)."),
     schedule: Optional[Schedule] = typer.Option(None, "--schedule", help="Learning-rate schedule, per batch."),
     label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", help="Label smoothing in [0, 1)."),
-    augment: Optional[Augment] = typer.Option(None, "--augment", help="Augmentation; auto flips only where it "
-                                                                      "keeps the class (not digits)."),
+    augment: Optional[Augment] = typer.Option(None, "--augment", help="Augmentation; auto augments runs of 10+ "
+                                                                      "epochs, flipping only photos."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling, augmentation."),
     device: Device = DeviceOption,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/NETWORK-TIME)."),

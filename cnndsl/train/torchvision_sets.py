@@ -178,7 +178,8 @@ def download(kind: str, source: Source, root: Path, directory: Path, missing: li
         else:
             dataset_class(str(root), train=True, download=True)
     except Exception as exc:  # network errors, HTTP errors, checksum mismatches, full disks
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = " ".join(lines)[:300] if lines else type(exc).__name__
         raise TrainError(
             f"could not download {kind} into {root}: {reason}",
             help=f"without network access, put {', '.join(missing)} (or their .gz) into {directory}/, "
