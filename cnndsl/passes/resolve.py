@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 from .. import limits, syntax as S
 from ..diagnostics import Diagnostics, Label, error, suggest
 from ..layers import LAYERS, REQUIRED, lookup
+from ..module_names import RESERVED
 from ..program import BlockCall, LayerCall, Program, Unresolved
 from ..source import Span
 
@@ -104,6 +105,10 @@ class _Resolver:
 
     def stmt(self, stmt: S.Stmt, scope: frozenset[str], in_network: bool, label: tuple[str, Span] | None):
         if isinstance(stmt, S.Labeled):
+            if stmt.label in RESERVED:
+                self.diags.add(error("E0029", f"`{stmt.label}` cannot be a label: PyTorch modules have an attribute "
+                                              "of that name", stmt.label_span, "reserved by PyTorch",
+                                     help=f"choose another label, e.g. `{stmt.label}_`"))
             return self.stmt(stmt.stmt, scope, in_network, (stmt.label, stmt.label_span))
         if isinstance(stmt, S.Call):
             return self.call(stmt, scope, label)
