@@ -13,6 +13,7 @@ from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LRScheduler,
 
 from .settings import TrainSettings
 
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
 # One-cycle: warm up over this fraction of the steps, then anneal.
 ONECYCLE_WARMUP = 0.25
 # OneCycleLR needs a warm-up of at least one step and an annealing phase after it.
@@ -26,15 +27,17 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
                                 {"params": no_decay, "weight_decay": 0.0}) if group["params"]]
 
 
-def build_optimizer(model: nn.Module, settings: TrainSettings) -> Optimizer:
-    """SGD with (classic) momentum, Adam or AdamW; for Adam, `momentum` is beta1."""
+def build_optimizer(model: nn.Module, settings: TrainSettings, device_type: str) -> Optimizer:
+    """SGD with (classic) momentum, Adam or AdamW; for Adam, `momentum` is beta1. Adam's
+    update runs as one fused kernel where PyTorch has it (CPU and CUDA)."""
     groups = parameter_groups(model, settings.weight_decay)
     if settings.optimizer == "sgd":
         return SGD(groups, lr=settings.lr, momentum=settings.momentum, foreach=True)
+    fused = {"fused": True} if device_type in FUSED_ADAM_DEVICES else {"foreach": True}
     betas = (settings.momentum, 0.999)
     if settings.optimizer == "adam":
-        return Adam(groups, lr=settings.lr, betas=betas, foreach=True)
-    return AdamW(groups, lr=settings.lr, betas=betas, foreach=True)
+        return Adam(groups, lr=settings.lr, betas=betas, **fused)
+    return AdamW(groups, lr=settings.lr, betas=betas, **fused)
 
 
 def build_schedule(optimizer: Optimizer, settings: TrainSettings, steps_per_epoch: int) -> LRScheduler:

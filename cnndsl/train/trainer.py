@@ -90,7 +90,7 @@ class Trainer:
         self.batch_size = min(settings.batch_size, len(train))
         self.eval_batch_size = 2 * settings.batch_size
         self.steps_per_epoch = len(train) // self.batch_size
-        self.optimizer = build_optimizer(model, settings)
+        self.optimizer = build_optimizer(model, settings, plan.device.type)
         self.scheduler = build_schedule(self.optimizer, settings, self.steps_per_epoch)
         self.criterion = build_criterion(settings)
         self.generator = torch.Generator().manual_seed(settings.seed)
