@@ -1,4 +1,4 @@
-"""Any file, however broken, gets diagnostics and exit 1, never a traceback.
+"""Any file, however broken, gets diagnostics and exit 1, never a traceback, and never hangs.
 
 A bounded fuzz run is part of the normal test command; `CNNDSL_FUZZ_EXAMPLES=20000 pytest
 tests/test_robustness.py` runs a longer one.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,12 +27,30 @@ EXAMPLES = int(os.environ.get("CNNDSL_FUZZ_EXAMPLES", "150"))
 runner = CliRunner()
 
 
+HANG_SECONDS = 60  # a hang detector, not a speed test: one input normally takes milliseconds
+
+
+@contextmanager
+def hang_guard():
+    def hung(signum, frame):
+        raise TimeoutError(f"the front end did not answer within {HANG_SECONDS} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(HANG_SECONDS)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def front_end(data: bytes) -> list[str]:
     """Run the whole static pipeline on raw bytes; return the diagnostic codes."""
-    file, problems = decode_source(data, "fuzz.net")
-    if file is None:
-        return [d.code for d in problems]
-    return [d.code for d in check_file(file, every=True).diagnostics]
+    with hang_guard():
+        file, problems = decode_source(data, "fuzz.net")
+        if file is None:
+            return [d.code for d in problems]
+        return [d.code for d in check_file(file, every=True).diagnostics]
 
 
 def test_binary_file_is_rejected(tmp_path: Path) -> None:
@@ -124,6 +144,26 @@ def test_mutated_architectures_never_crash(data: st.DataObject) -> None:
         if not source:
             source = bytearray(b" ")
     front_end(bytes(source))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_and_near_valid_networks_get_answers_in_bounded_time(data: st.DataObject) -> None:
+    """Grammar-aware: random networks (valid and invalid in every way the checker knows),
+    then one token of each dropped, doubled or swapped for another: near-valid programs."""
+    from backend.random_networks import programs  # the generator of the backend property tests
+
+    source = data.draw(programs()).source()
+    tokens = source.split(" ")
+    position = data.draw(st.integers(0, len(tokens) - 1))
+    edit = data.draw(st.sampled_from(["keep", "drop", "double", "swap"]))
+    if edit == "drop":
+        del tokens[position]
+    elif edit == "double":
+        tokens.insert(position, tokens[position])
+    elif edit == "swap":
+        tokens[position] = data.draw(st.sampled_from(TOKENS))
+    front_end(" ".join(tokens).encode())
 
 
 TOKENS = ["network", "block", "use", "input", "repeat", "residual", "shortcut", "concat", "add", "branch",
