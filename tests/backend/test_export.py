@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import stat
 import subprocess
@@ -17,6 +18,7 @@ import cnndsl
 from cnndsl.backends.python_source import python_source
 from cnndsl.backends.torch_module import build
 from cnndsl.cli import app
+from cnndsl.compiler import CompileError
 
 from .test_torch_module import SOURCE as TREE
 
@@ -170,7 +172,14 @@ def test_a_reserved_label_exits_1_with_its_diagnostic(tmp_path: Path) -> None:
     net.write_text("network T {\n    input 4\n    forward: linear(3)\n}\n")
     result = export(str(net))
     assert result.exit_code == 1
-    assert "E0301" in result.output and "reserved.net:3:" in result.output
+    assert "E0029" in result.output and "reserved.net:3:" in result.output
+
+
+def test_a_name_build_refuses_is_refused_by_export() -> None:
+    net = cnndsl.check("network T {\n    input 4\n    fc: linear(3)\n}\n").network()
+    renamed = dataclasses.replace(net, body=(dataclasses.replace(net.body[0], name="forward"),))
+    with pytest.raises(CompileError, match="forward"):
+        python_source(renamed, "t.net")
 
 
 def test_network_and_strict_options(tmp_path: Path) -> None:
