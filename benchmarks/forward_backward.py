@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/forward_backward.py resnet18 --repeats 21 --threads 2
     .venv/bin/python benchmarks/forward_backward.py --control    # torchvision against itself
 
-Time: both models of a pair train on the same batch with the same number of threads, one
-step at a time and interleaved (the order alternating each round), so that drift in the
+Time: both models of a pair hold the same weights and train on the same batch with the same
+number of threads, one step at a time and interleaved (the order alternating each round), so that drift in the
 machine's speed falls on both alike; it reports the median step and the fastest one. On a
 shared machine other processes only ever add time, so the ratio of the fastest steps is the
 steadier figure; `--control` times a second torchvision model in cnndsl's place, which shows
@@ -69,9 +69,18 @@ def timed(step: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def with_weights_of(model: nn.Module, reference: nn.Module) -> nn.Module:
+    """`model` holding `reference`'s weights, copied state-dict entry by entry, so that both
+    do the very same arithmetic on the very same numbers and only their structure differs
+    (torchvision initialises its layers its own way; cnndsl leaves PyTorch's defaults)."""
+    model.load_state_dict(dict(zip(model.state_dict(), reference.state_dict().values())))
+    return model
+
+
 def step_times(name: str, contestants: tuple[str, str], batch: int, repeats: int, warmup: int) -> list[list[float]]:
     """Seconds per step of each contestant, measured in alternating order."""
-    steps = [make_step(make_model(name, implementation), batch) for implementation in contestants]
+    first, reference = (make_model(name, implementation) for implementation in contestants)
+    steps = [make_step(with_weights_of(first, reference), batch), make_step(reference, batch)]
     for _ in range(warmup):
         for step in steps:
             step()
