@@ -99,7 +99,9 @@ def _window_axis(ctx: ShapeContext, axis: int, size: int, kernel: int, stride: i
     effective = f"{kernel}" if dilation == 1 else f"{dilation}*({kernel} - 1) + 1"
     formula = f"({size} - {effective} + 2*{padding})/{stride} + 1"
     if span_num < 0:
-        ctx.fail("E0102", f"{name} would be {span_num // stride + 1}: the window is larger than the input",
+        what = "the window is larger than the padded input" if ceil else \
+            f"{name} would be {span_num // stride + 1}: the window is larger than the input"
+        ctx.fail("E0102", what,
                  "kernel", f"window {dilation * (kernel - 1) + 1} on a padded {name} of {size + 2 * padding}",
                  notes=(f"{name} = {formula} = {span_num / stride + 1:g}",),
                  help=f"use a smaller kernel, more padding, or a larger input (at least "

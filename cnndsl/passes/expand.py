@@ -179,7 +179,7 @@ class _Expander:
                                          f"this is {show(raw)}"))
                     ok = False
             else:
-                args[param.name] = None if param.default is None else param.default  # type: ignore[assignment]
+                args[param.name] = coerce(param, param.default)  # type: ignore[arg-type]
         if not ok or shape is None:
             return [], None
         out, ctx = infer(call.spec, args, shape, call.span, call.arg_spans, self.previous)
