@@ -3,6 +3,8 @@
 Each is as small as the hand-written equivalent (torchvision's BasicBlock, Inception), so a
 compiled model costs no more per call than a hand-written one. They depend on torch alone:
 the Python source backend copies their definitions into the standalone files it writes.
+Their `forward` keeps to what `torch.jit.script` compiles (no `iter`/`next`), so that the
+TorchScript export scripts them as they are.
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ class Add(nn.ModuleList):
         self.in_place = in_place
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branches = iter(self)
-        out = next(branches)(x)
-        for branch in branches:
-            out = out.add_(branch(x)) if self.in_place else out + branch(x)
+        out = self[0](x)
+        for index, branch in enumerate(self):
+            if index > 0:
+                out = out.add_(branch(x)) if self.in_place else out + branch(x)
         return out
 
     def extra_repr(self) -> str:

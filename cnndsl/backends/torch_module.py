@@ -11,6 +11,9 @@ the file declares them. Nothing is decided at call time: the forward passes are 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from torch import nn
 
 from .. import ir
@@ -45,6 +48,22 @@ def build(net: ir.Network) -> CompiledNetwork:
     Raises `CompileError` when a label cannot name a module because PyTorch already uses
     the name (`eval:`, `forward:`)."""
     return CompiledNetwork(net)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """`model` in eval mode for the duration, then every submodule back in the mode it was in.
+
+    Exports record inference (dropout off, batch norm on its running statistics) and must
+    not change the caller's model: one being trained stays in training mode, and one with
+    some layers frozen in eval mode keeps them so."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def _instantiate(call: ModuleCall) -> nn.Module:

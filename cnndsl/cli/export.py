@@ -1,7 +1,9 @@
-"""`cnndsl export`: write a checked network as a standalone PyTorch source file.
+"""`cnndsl export`: write a checked network as a standalone PyTorch source file, an ONNX
+model or a TorchScript archive.
 
-Without `-o` the source goes to stdout, so nothing on disk changes unless asked. With `-o`
-the file is written to a temporary file beside the target and renamed over it, so a reader
+Python source without `-o` goes to stdout, so nothing on disk changes unless asked; the
+binary formats need `-o`, so that a model never lands on a terminal or in a pipe by mistake.
+A file is written to a temporary file beside the target and renamed over it, so a reader
 never sees half a file and an interrupted export leaves the old one intact.
 """
 
@@ -15,7 +17,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.text import Text
 
+from .. import ir
+from ..backends.export_checks import ExportError
 from ..compiler import CompileError
 from ..render import print_diagnostics
 from .app import EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
@@ -23,60 +28,92 @@ from .app import EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, err
 
 class Target(str, Enum):
     python = "python"
+    onnx = "onnx"
+    torchscript = "torchscript"
+
+
+# The usual name ending of each target's files, for the examples in messages.
+_SUFFIXES = {Target.python: ".py", Target.onnx: ".onnx", Target.torchscript: ".pt"}
 
 
 @app.command()
 def export(
     file: Path = typer.Argument(..., help="The .net file.", show_default=False),
-    to: Target = typer.Option(Target.python, "--to", help="What to export to: a standalone PyTorch .py file."),
+    to: Target = typer.Option(Target.python, "--to",
+                              help="python: a standalone PyTorch .py file; onnx: an ONNX model (needs -o and "
+                                   'pip install "cnndsl[onnx]"); torchscript: a torch.jit archive (needs -o).'),
     output: Optional[Path] = typer.Option(None, "--output", "-o", show_default=False,
                                           help="Write here (replacing any file there) instead of to stdout."),
     network: Optional[str] = NetworkOption,
     set_: Optional[list[str]] = SetOption,
     strict: bool = StrictOption,
 ) -> None:
-    """Write the network as a PyTorch source file that needs only torch; its module names
-    are those of cnndsl.compile, so weights load in either."""
+    """Write the network as a PyTorch source file that needs only torch (its module names
+    are those of cnndsl.compile, so weights load in either), or as an ONNX or TorchScript
+    model in eval mode with freshly initialised weights and any batch size."""
     if output is not None:
-        _check_output(output, file)
+        _check_output(output, file, to)
+    elif to is not Target.python:
+        raise usage_error(f"--to {to.value} writes a binary file: give -o, e.g. -o {file.stem}{_SUFFIXES[to]}")
     net = load_network(file, network, set_, strict)
-    from ..backends.python_source import python_source  # imports torch: only when exporting
-
     try:
-        source = python_source(net, file.name)
+        data, description = _export(to, net, file.name)
     except CompileError as exc:
         print_diagnostics(err_console, exc.diagnostics)
         raise typer.Exit(EXIT_REJECTED) from None
-    if output is None:
-        sys.stdout.write(source)
+    except ExportError as exc:
+        err_console.print(Text.assemble(("error", "bold red"), f": {exc}"))
+        raise typer.Exit(EXIT_REJECTED) from None
+    if output is None:  # Python source: the binary formats were refused without -o
+        sys.stdout.write(data)
         return
     try:
-        write_atomically(output, source)
+        write_atomically(output, data)
     except OSError as exc:
         raise usage_error(f"cannot write {output}: {exc.strerror or exc}") from None
-    err_console.print(f"wrote {output} ({net.name}, {len(source.splitlines())} lines)")
+    err_console.print(f"wrote {output} ({description})")
 
 
-def _check_output(output: Path, source: Path) -> None:
+def _export(to: Target, net: ir.Network, origin: str) -> tuple[str | bytes, str]:
+    """The file's contents (source text or a binary model) and how the report describes them."""
+    if to is Target.python:
+        from ..backends.python_source import python_source  # the backends import torch: only when exporting
+
+        source = python_source(net, origin)
+        return source, f"{net.name}, {len(source.splitlines())} lines"
+    from ..backends.torch_module import build
+
+    model = build(net)
+    if to is Target.onnx:
+        from ..backends.onnx_export import OPSET, onnx_bytes
+
+        return onnx_bytes(model), f"{net.name}, ONNX opset {OPSET}, any batch size"
+    from ..backends.torchscript_export import torchscript_bytes
+
+    return torchscript_bytes(model), f"{net.name}, TorchScript, any batch size"
+
+
+def _check_output(output: Path, source: Path, to: Target) -> None:
     """Refuse, before any work, targets that cannot be meant: a folder, or the .net file."""
     if output.is_dir():
-        raise usage_error(f"{output} is a directory; give a file name, e.g. {output / (source.stem + '.py')}")
+        raise usage_error(f"{output} is a directory; give a file name, e.g. {output / (source.stem + _SUFFIXES[to])}")
     if output.exists() and source.exists() and output.resolve() == source.resolve():
         raise usage_error(f"-o {output} would overwrite the network file itself")
     if not output.parent.is_dir():
         raise usage_error(f"cannot write {output}: no directory {output.parent}")
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same directory and a rename.
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same directory and a rename:
+    text as UTF-8 in text mode (the platform's line ends), bytes as they are.
 
     The new file keeps the permissions of the one it replaces, or gets the usual ones for a
     new file (the temporary file's own are private to the owner)."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "w", encoding="utf-8") if isinstance(data, str) else os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, mode)
