@@ -8,12 +8,14 @@ share this application) start without it. Every error a user can cause arrives h
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
+from rich.markup import escape
 
 from ..train.errors import TrainError
 from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network
@@ -61,9 +63,9 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except TrainError as exc:
-        err_console.print(f"[bold red]error[/]: {exc.message}", highlight=False)
+        err_console.print(f"[bold red]error[/]: {escape(exc.message)}", highlight=False)
         if exc.help:
-            err_console.print(f"  [bold cyan]help[/]: {exc.help}", highlight=False)
+            err_console.print(f"  [bold cyan]help[/]: {escape(exc.help)}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -98,21 +100,40 @@ def train(
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N training images."),
     data_root: Path = typer.Option(Path("data"), "--data-root", help="Where data sets are read and downloaded."),
     compile_: bool = typer.Option(False, "--compile", help="Compile the model with torch.compile."),
+    nproc: Optional[int] = typer.Option(None, "--nproc", min=1,
+                                        help="Train with N processes on this machine (DistributedDataParallel: one "
+                                             "per GPU, or CPU processes); --batch-size stays the global batch."),
+    dist_timeout: Optional[float] = typer.Option(None, "--dist-timeout", min=1.0,
+                                                 help="Seconds a process waits for the others before the run stops "
+                                                      "with an error (default 600)."),
     network: Optional[str] = NetworkOption,
     set_: Optional[list[str]] = SetOption,
     strict: bool = StrictOption,
 ) -> None:
     """Train a network and write a run directory (weights, metrics, plots)."""
+    _quiet_unless_rank_zero()
     net = load_network(file, network, set_, strict)
     flags = {"data": data, "epochs": epochs, "batch_size": batch_size, "optimizer": _value(optimizer), "lr": lr,
              "momentum": momentum, "weight_decay": weight_decay, "schedule": _value(schedule),
              "label_smoothing": label_smoothing, "augment": _value(augment), "seed": seed}
     with reported_errors():
         from ..backends.torch_module import build
-        from ..train.session import Session, TrainRequest
+        from ..train.launch import launch, train_here
+        from ..train.session import TrainRequest
 
         request = TrainRequest(net, build, flags, data_root, limit, device.value, compile_, out, resume)
-        Session(request, console).run()
+        if nproc is not None and nproc > 1:
+            launch(request, nproc, dist_timeout)
+        else:
+            train_here(request, console, dist_timeout)
+
+
+def _quiet_unless_rank_zero() -> None:
+    """Under torchrun every process runs this command; only rank 0 prints (warnings,
+    progress, errors). The others' failures reach the launcher's report through its
+    error files."""
+    if os.environ.get("RANK", "0") != "0":
+        console.quiet = err_console.quiet = True
 
 
 @app.command(name="eval")

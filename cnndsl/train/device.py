@@ -66,13 +66,21 @@ def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
-def pick_device(choice: str) -> DevicePlan:
-    """The device `--device` asks for; `auto` prefers CUDA, then MPS, then the CPU."""
+def pick_device(choice: str, cuda_index: int | None = None) -> DevicePlan:
+    """The device `--device` asks for; `auto` prefers CUDA, then MPS, then the CPU. One of
+    several processes on a machine passes its `cuda_index` (its local rank) to get a GPU of
+    its own."""
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
     if choice == "cuda":
         if not torch.cuda.is_available():
             raise TrainError("--device cuda: no CUDA GPU is available here", help="use --device cpu or --device auto")
+        if cuda_index is not None:
+            if cuda_index >= torch.cuda.device_count():
+                raise TrainError(f"process {cuda_index} on this machine has no GPU of its own: there are "
+                                 f"{torch.cuda.device_count()}",
+                                 help="start at most one process per GPU (--nproc, or torchrun's --nproc-per-node)")
+            torch.cuda.set_device(cuda_index)
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -4,6 +4,10 @@ The order matters: every check that can reject the input (settings, data set, cl
 count, device, an existing run directory) happens before anything is written, so a
 rejected command leaves nothing behind; after that, each finished epoch is saved before
 the next begins, and the run is marked complete last.
+
+A session may be one rank of several (distributed.py): then every rank loads the data and
+trains, rank 0 alone reads and writes the run directory and prints, and what rank 0
+decides (the run directory, a checkpoint to resume from) is sent to the others.
 """
 
 from __future__ import annotations
@@ -22,23 +26,28 @@ from ..ir import format_shape
 from .adapt import Adaptation, Normaliser, adaptation_for
 from .augment import Augmentation, Augmenter, choose
 from .batches import DeviceSplit
-from .datasets import Dataset, ImageSet, load_dataset, parse_spec
+from .datasets import Dataset, DataSpec, ImageSet, load_dataset, parse_spec
 from .device import DevicePlan, pick_device
+from .distributed import Cluster
 from .errors import TrainError
 from .metrics import Evaluation
 from .plots import Series, confusion_chart, line_chart, percent, samples_chart
 from .report import EpochBar, epoch_line, results_table
-from .rundir import (ACCURACY_PLOT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, INTERRUPTED, LOSS_PLOT, RUNNING,
-                     SAMPLES_PLOT, RunDir)
+from .rundir import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, INTERRUPTED, LOSS_PLOT,
+                     RUNNING, SAMPLES_PLOT, RunDir)
 from .settings import TrainSettings, resolve
-from .trainer import Diverged, Trainer
+from .trainer import Diverged, Trainer, effective_batch_size
 
 CONFIG_FORMAT = 1
 MIN_TRAINING_IMAGES = 2
 SAMPLE_GRID_SIZE = 32
 # What must be equal for `--resume` to continue a run rather than start a different one.
+# The number of processes is among them: batch-norm statistics and dropout streams are
+# per process, so only the same number continues a run exactly.
 RESUME_KEYS = (("network", "name"), ("network", "sources"), ("network", "params"), ("data", "spec"),
-               ("data", "limit"), ("settings",))
+               ("data", "limit"), ("settings",), ("distributed", "world_size"))
+# Runs written before distributed training was added were trained by one process.
+SINGLE_PROCESS = {"world_size": 1, "backend": None}
 
 
 class Interrupted(TrainError):
@@ -94,7 +103,19 @@ def check_classes(net: ir.Network, dataset: Dataset) -> None:
                          help=class_count_hint(net, wanted))
 
 
+def checked_settings(request: TrainRequest) -> tuple[TrainSettings, DataSpec]:
+    """The request's settings and data set, with the checks that need no data: made by
+    every process, and by `--nproc` before it starts any."""
+    net = request.net
+    settings = resolve(net.train, request.flags, f"the train section of {net.name}")
+    spec = parse_spec(settings.data)
+    if request.limit is not None and request.limit < 1:
+        raise TrainError(f"--limit must be at least 1, not {request.limit}")
+    return settings, spec
+
+
 def _mismatch(stored: dict, current: dict) -> str | None:
+    stored = {"distributed": SINGLE_PROCESS, **stored}
     for path in RESUME_KEYS:
         old, new = stored, current
         for key in path:
@@ -110,23 +131,28 @@ def _mismatch(stored: dict, current: dict) -> str | None:
 class Session:
     """Carries one training run; `run()` does it and returns the run directory."""
 
-    def __init__(self, request: TrainRequest, console: Console) -> None:
+    def __init__(self, request: TrainRequest, console: Console, cluster: Cluster = Cluster()) -> None:
         self.request = request
         self.console = console
         self.net = request.net
+        self.cluster = cluster
 
     def log(self, message: str) -> None:
         self.console.print(message, highlight=False)
 
     def run(self) -> RunDir:
-        request, net = self.request, self.net
-        settings = resolve(net.train, request.flags, f"the train section of {net.name}")
-        spec = parse_spec(settings.data)
-        if request.limit is not None and request.limit < 1:
-            raise TrainError(f"--limit must be at least 1, not {request.limit}")
-        existing = self._open_for_resume() if request.resume else None
-        plan = pick_device(request.device)
-        dataset = load_dataset(spec, request.data_root, net.input_shape, classes_of(net), self.log)
+        request, cluster = self.request, self.cluster
+        settings, spec = checked_settings(request)
+        plan = pick_device(request.device, cluster.cuda_index)
+        cluster.limit_threads(plan.device)
+        with cluster.connected(plan.device):
+            return self._prepare(settings, spec, plan)
+
+    def _prepare(self, settings: TrainSettings, spec: DataSpec, plan: DevicePlan) -> RunDir:
+        request, net, cluster = self.request, self.net, self.cluster
+        existing = cluster.main_decides(self._open_for_resume) if request.resume else None
+        dataset = cluster.in_turn(lambda: load_dataset(spec, request.data_root, net.input_shape, classes_of(net),
+                                                       self.log))
         check_classes(net, dataset)
         train_set = dataset.train.first(request.limit) if request.limit else dataset.train
         if len(train_set) < MIN_TRAINING_IMAGES:
@@ -134,27 +160,35 @@ class Session:
                              f"per batch); {dataset.spec} gives {len(train_set)}")
         if len(dataset.test) == 0:
             raise TrainError(f"the test split of {dataset.spec} is empty")
+        cluster.share(effective_batch_size(settings, len(train_set)))  # refuses a batch too small to share
         adaptation = adaptation_for(train_set.images, net.input_shape)
         augmentation = choose(settings.augment, adaptation.image_shape, dataset.flip, adaptation.flattens,
                               settings.epochs)
         config = self._config(settings, dataset, train_set, adaptation, augmentation, plan)
-        if existing is not None:
-            problem = _mismatch(existing.read_config(), config)
-            if problem:
-                raise TrainError(f"cannot resume {existing.path}: {problem}",
-                                 help="resume with the same network, --set values, data and settings, "
-                                      "or start a new run with another --out")
-            if existing.read_status()["state"] == COMPLETE:
-                self.log(f"{existing.path} is already complete; nothing to resume")
-                return existing
-            run = existing
-        else:
-            run = RunDir.create(request.out or RunDir.default_path(net.name))
-            run.write_sources(net.files)
-            run.write_config(config)
-            run.write_status(RUNNING, 0, settings.epochs)
+        run, complete = cluster.main_decides(lambda: self._run_dir(existing, config, settings))
+        if complete:
+            return run
         self._print_plan(settings, dataset, train_set, adaptation, augmentation, plan, run)
         return self._train(run, settings, dataset, train_set, adaptation, augmentation, plan)
+
+    def _run_dir(self, existing: RunDir | None, config: dict, settings: TrainSettings) -> tuple[RunDir, bool]:
+        """The run directory to train in, created or checked for resuming (rank 0 only);
+        true when it holds a complete run already."""
+        if existing is None:
+            run = RunDir.create(self.request.out or RunDir.default_path(self.net.name))
+            run.write_sources(self.net.files)
+            run.write_config(config)
+            run.write_status(RUNNING, 0, settings.epochs)
+            return run, False
+        problem = _mismatch(existing.read_config(), config)
+        if problem:
+            raise TrainError(f"cannot resume {existing.path}: {problem}",
+                             help="resume with the same network, --set values, data, settings and number of "
+                                  "processes, or start a new run with another --out")
+        if existing.read_status()["state"] == COMPLETE:
+            self.log(f"{existing.path} is already complete; nothing to resume")
+            return existing, True
+        return existing, False
 
     def _open_for_resume(self) -> RunDir:
         if self.request.out is None:
@@ -179,6 +213,7 @@ class Session:
             "augmentation": {"padding": augmentation.padding, "flip": augmentation.flip},
             "settings": settings.as_json(),
             "device": {"requested": request.device, "used": str(plan.device)},
+            "distributed": {"world_size": self.cluster.world_size, "backend": self.cluster.backend},
             "compile": request.compile,
         }
 
@@ -197,6 +232,8 @@ class Session:
             f"{settings.momentum:g}, weight decay {settings.weight_decay:g}, label smoothing "
             f"{settings.label_smoothing:g}, batch {settings.batch_size}, {settings.epochs} epochs, seed {settings.seed}",
             f"[bold]device[/] {plan.describe()}" + (", torch.compile" if request.compile else ""),
+            *([f"[bold]workers[/] {self.cluster.describe(effective_batch_size(settings, len(train_set)))}"]
+              if self.cluster.distributed else []),
             f"[bold]run[/] {run.path}",
         ]
         for line in lines:
@@ -204,21 +241,26 @@ class Session:
 
     def _train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
                adaptation: Adaptation, augmentation: Augmentation, plan: DevicePlan) -> RunDir:
-        request, net = self.request, self.net
+        request, net, cluster = self.request, self.net, self.cluster
         torch.manual_seed(settings.seed)
         model = request.build_model(net).to(plan.device)
         if plan.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        forward = torch.compile(model) if request.compile else model
+        cluster.seed(settings.seed)
+        replica = cluster.replicate(model, plan.device)
+        forward = torch.compile(replica) if request.compile else replica
         train_split = DeviceSplit(train_set, adaptation, plan.device)
         test_split = DeviceSplit(dataset.test, adaptation, plan.device)
         trainer = Trainer(model, forward, settings, train_split, Normaliser(adaptation, plan.device),
-                          Augmenter(augmentation, adaptation.image_shape, plan.device), plan, len(dataset.classes))
+                          Augmenter(augmentation, adaptation.image_shape, plan.device), plan, len(dataset.classes),
+                          cluster)
         records: list[dict] = []
         if request.resume:
-            state = run.load_checkpoint(plan.device) if (run / "checkpoint.pt").is_file() else None
+            state = cluster.main_decides(lambda: run.load_checkpoint("cpu") if (run / CHECKPOINT).is_file() else None)
             if state is not None:
                 trainer.load_state_dict(state)
+                if cluster.distributed:
+                    trainer.set_rng_state(state["rank_rng"][cluster.rank])
                 records = list(state["metrics"])
                 self.log(f"resuming after epoch {state['epoch']} of {settings.epochs}")
         evaluation: Evaluation | None = None
@@ -249,19 +291,29 @@ class Session:
         return run
 
     def _save_epoch(self, run: RunDir, trainer: Trainer, records: list[dict], epochs: int) -> None:
-        """Checkpoint first (it is what --resume reads), then weights, metrics and status."""
-        run.save_checkpoint({**trainer.state_dict(), "epoch": len(records), "metrics": records})
+        """Checkpoint first (it is what --resume reads), then weights, metrics and status.
+        With several processes, the checkpoint holds every rank's random generators."""
+        state = {**trainer.state_dict(), "epoch": len(records), "metrics": records}
+        if self.cluster.distributed:
+            state["rank_rng"] = self.cluster.gather(trainer.rng_state())
+        if not self.cluster.is_main:
+            return
+        run.save_checkpoint(state)
         run.save_weights(trainer.model.state_dict())
         run.write_metrics(records)
         run.write_status(RUNNING, len(records), epochs)
 
     def _stop(self, run: RunDir, records: list[dict], settings: TrainSettings, state: str, message: str) -> None:
+        if not self.cluster.is_main:
+            return
         if records:
             draw_curves(run, records, self.net.name, settings)
         run.write_status(state, len(records), settings.epochs, message)
 
     def _finish(self, run: RunDir, records: list[dict], settings: TrainSettings, final: Evaluation,
                 dataset: Dataset) -> None:
+        if not self.cluster.is_main:
+            return
         draw_curves(run, records, self.net.name, settings)
         draw_results(run, final, dataset.test, dataset.classes, self.net.name)
         run.write_evaluation({"data": dataset.spec, **final.as_json(dataset.classes)})

@@ -4,6 +4,10 @@ Everything random (shuffling, augmentation, dropout) comes from generators whose
 are part of `state_dict()`, so a run resumed from a checkpoint takes exactly the steps an
 uninterrupted run takes. Losses are accumulated on the device and read back only a few
 times a second, which keeps a GPU from waiting on the host.
+
+With several processes (a `Cluster`), each trains on its share of every batch and
+evaluates its part of the test set; the shuffling and augmentation draws are the same on
+every rank, and the epoch's figures are summed over the ranks.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from .adapt import Normaliser
 from .augment import Augmenter
 from .batches import DeviceSplit
 from .device import DevicePlan
+from .distributed import Cluster
 from .metrics import Evaluation, confusion_matrix
 from .recipe import build_criterion, build_optimizer, build_schedule
 from .settings import TrainSettings
@@ -57,29 +62,38 @@ def model_inputs(images: torch.Tensor, normaliser: Normaliser, plan: DevicePlan)
     return inputs.contiguous(memory_format=torch.channels_last) if plan.channels_last and inputs.ndim == 4 else inputs
 
 
+def effective_batch_size(settings: TrainSettings, samples: int) -> int:
+    """The global batch: `batch_size`, or all the training images when there are fewer."""
+    return min(settings.batch_size, samples)
+
+
 def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], split: DeviceSplit,
              inputs: Callable[[DeviceSplit, slice], torch.Tensor], criterion: nn.Module, plan: DevicePlan,
-             classes: int, batch_size: int) -> Evaluation:
-    """One pass over `split` in eval mode: mean loss, confusion matrix, predictions. The
-    caller puts the model in eval mode."""
+             classes: int, batch_size: int, cluster: Cluster = Cluster()) -> Evaluation:
+    """One pass over `split` in eval mode: mean loss, confusion matrix, predictions. Each
+    rank of `cluster` evaluates its part, and the results are combined. The caller puts the
+    model in eval mode."""
+    part = cluster.part(len(split))
     loss_sum = torch.zeros((), device=split.labels.device)
     predictions = []
     with torch.inference_mode(), plan.autocast():
-        for start in range(0, len(split), batch_size):
-            batch = slice(start, start + batch_size)
+        for start in range(part.start, part.stop, batch_size):
+            batch = slice(start, min(start + batch_size, part.stop))
             logits = forward(inputs(split, batch)).float()
             targets = split.labels[batch]
             loss_sum += criterion(logits, targets) * targets.shape[0]
             predictions.append(logits.argmax(dim=1))
     predicted = torch.cat(predictions) if predictions else split.labels.new_empty(0)
-    return Evaluation(loss_sum.item() / max(len(split), 1), confusion_matrix(split.labels, predicted, classes),
-                      predicted.cpu())
+    confusion = cluster.sum(confusion_matrix(split.labels[part.start:part.stop], predicted, classes))
+    if cluster.distributed:
+        predicted = torch.tensor([p for ps in cluster.gather(predicted.tolist()) for p in ps], dtype=torch.int64)
+    return Evaluation(cluster.sum(loss_sum).item() / max(len(split), 1), confusion, predicted.cpu())
 
 
 class Trainer:
     def __init__(self, model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], settings: TrainSettings,
                  train: DeviceSplit, normaliser: Normaliser, augmenter: Augmenter, plan: DevicePlan,
-                 classes: int) -> None:
+                 classes: int, cluster: Cluster = Cluster()) -> None:
         self.model = model
         self.forward = forward
         self.train_split = train
@@ -87,8 +101,15 @@ class Trainer:
         self.augmenter = augmenter
         self.plan = plan
         self.classes = classes
-        self.batch_size = min(settings.batch_size, len(train))
-        self.eval_batch_size = 2 * settings.batch_size
+        self.cluster = cluster
+        self.batch_size = effective_batch_size(settings, len(train))
+        self.share = cluster.share(self.batch_size)
+        self.share_size = self.share.stop - self.share.start
+        # DDP averages the ranks' gradients; weighting each rank's mean loss by its share
+        # of the batch makes that average the gradient of the whole batch's mean loss, even
+        # when the batch does not divide evenly (1.0, exactly, for a single process).
+        self.loss_weight = self.share_size * cluster.world_size / self.batch_size
+        self.eval_batch_size = 2 * max(settings.batch_size // cluster.world_size, 1)
         self.steps_per_epoch = len(train) // self.batch_size
         self.optimizer = build_optimizer(model, settings, plan.device.type)
         self.scheduler = build_schedule(self.optimizer, settings, self.steps_per_epoch)
@@ -105,9 +126,11 @@ class Trainer:
 
     def train_epoch(self, epoch: int, progress: Progress | None = None) -> EpochStats:
         """One pass over the training split (the last partial batch is left out, a different
-        one each epoch). Raises Diverged when the loss stops being finite."""
+        one each epoch). Raises Diverged when the loss stops being finite: within the epoch
+        for a single process; at its end, on the loss summed over the ranks, for several
+        (so that all ranks stop at the same step)."""
         self.model.train()
-        split, size, steps = self.train_split, self.batch_size, self.steps_per_epoch
+        split, size, steps, share = self.train_split, self.batch_size, self.steps_per_epoch, self.share
         order = torch.randperm(len(split), generator=self.generator).to(split.labels.device)
         if self.augmenter.augmentation.active:
             self.augmenter.draw(len(split), self.generator)
@@ -115,14 +138,14 @@ class Trainer:
         correct = torch.zeros((), dtype=torch.int64, device=split.labels.device)
         start = last_check = time.perf_counter()
         for step in range(steps):
-            positions = slice(step * size, (step + 1) * size)
+            positions = slice(step * size + share.start, step * size + share.stop)
             index = order[positions]
             inputs, targets = self.inputs(split, index, positions), split.labels[index]
             with self.plan.autocast():
                 logits = self.forward(inputs)
                 loss = self.criterion(logits, targets)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * self.loss_weight).backward()
             lr = self.optimizer.param_groups[0]["lr"]
             self.optimizer.step()
             self.scheduler.step()
@@ -131,12 +154,17 @@ class Trainer:
             now = time.perf_counter()
             if now - last_check >= REFRESH_SECONDS or step == steps - 1:
                 last_check = now
-                seen = (step + 1) * size
-                mean_loss = self._finite(loss_sum.item() / seen, epoch)
-                if progress is not None:
-                    progress(seen, steps * size, mean_loss, correct.item() / seen, seen / max(now - start, 1e-9))
+                mine = (step + 1) * self.share_size
+                mean_loss = loss_sum.item() / mine
+                if not self.cluster.distributed:
+                    self._finite(mean_loss, epoch)
+                if progress is not None:  # this rank's loss and accuracy, all ranks' images
+                    done = (step + 1) * size
+                    progress(done, steps * size, mean_loss, correct.item() / mine, done / max(now - start, 1e-9))
+        self.cluster.average_buffers(self.model)
         seconds = time.perf_counter() - start
         seen = steps * size
+        loss_sum, correct = self.cluster.sum(loss_sum), self.cluster.sum(correct)
         return EpochStats(self._finite(loss_sum.item() / seen, epoch), correct.item() / seen, seconds,
                           seen / max(seconds, 1e-9), float(lr))
 
@@ -150,20 +178,27 @@ class Trainer:
         """Loss (with the training criterion), predictions and confusion matrix on a split."""
         self.model.eval()
         evaluation = evaluate(self.forward, split, self.inputs, self.criterion, self.plan, self.classes,
-                              self.eval_batch_size)
+                              self.eval_batch_size, self.cluster)
         self._finite(evaluation.loss, epoch, "test")
         return evaluation
 
     def state_dict(self) -> dict:
         """Everything a resumed run needs to continue exactly: weights, optimizer, schedule
         and every random generator. Only tensors and plain containers, so it loads with
-        `torch.load(weights_only=True)`."""
-        device = self.plan.device
+        `torch.load(weights_only=True)`. The shuffling generator is the same on every rank;
+        the process's own generators (`rng_state`) are this rank's."""
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
+            **self.rng_state(),
+        }
+
+    def rng_state(self) -> dict:
+        """The process's generators, which dropout draws from."""
+        device = self.plan.device
+        return {
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "mps_rng": torch.mps.get_rng_state() if device.type == "mps" else None,
@@ -174,6 +209,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"].cpu())
+        self.set_rng_state(state)
+
+    def set_rng_state(self, state: dict) -> None:
         torch.set_rng_state(state["torch_rng"].cpu())
         if state.get("cuda_rng") is not None and self.plan.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.plan.device)
