@@ -103,7 +103,9 @@ class Cluster:
     @contextmanager
     def connected(self, device: torch.device) -> Iterator[None]:
         """Join the process group for the duration of the block: NCCL between GPUs, gloo
-        between CPU processes."""
+        between CPU processes. A block that fails leaves the group as it is: the process is
+        about to end, which closes its connections, and destroying a group whose peers are
+        gone can block."""
         if not self.distributed:
             yield
             return
@@ -111,10 +113,8 @@ class Cluster:
             raise TrainError(f"distributed training runs on CUDA GPUs or on CPUs, not on {device.type}",
                              help="use --device cuda or --device cpu")
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(seconds=self.timeout))
-        try:
-            yield
-        finally:
-            dist.destroy_process_group()
+        yield
+        dist.destroy_process_group()
 
     def limit_threads(self, device: torch.device) -> None:
         """Share the CPU cores among the workers of a machine, unless OMP_NUM_THREADS says

@@ -141,8 +141,10 @@ def worker_failure(rank: int, failure: ProcessFailure, records: list[dict], worl
     fail later, having lost contact with it)."""
     if failure.exitcode < 0:
         return WorkerFailed(f"worker {rank} of {world_size} was stopped by {failure.signal_name()}; the others "
-                            "were stopped too", help="SIGKILL often means the machine ran out of memory: try a "
-                                                     "smaller --batch-size or fewer processes")
+                            "were stopped too",
+                            help="SIGKILL often means the machine ran out of memory (try a smaller --batch-size or "
+                                 "fewer processes); NCCL stops a worker with SIGABRT when it waited longer than "
+                                 "--dist-timeout for the others")
     if not records:
         return WorkerFailed(f"worker {rank} of {world_size} exited with code {failure.exitcode}; the others were "
                             "stopped")
