@@ -32,6 +32,7 @@ from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+from .atomic import atomic_write_text
 from .distributed import Cluster, running_distributed
 from .errors import TrainError, UsageError
 from .session import Interrupted, Session, TrainRequest, checked_settings
@@ -79,13 +80,14 @@ def failure_record(exc: BaseException, rank: int) -> dict:
 @contextmanager
 def failures_recorded(rank: int, report: Path | None = None) -> Iterator[None]:
     """Write a failure of this worker to the error file its launcher gave it (when it has
-    one) and to `report`, then let it go on."""
+    one) and to `report`, then let it go on. The files are written whole or not at all: the
+    launcher may stop this worker while it writes."""
     try:
         yield
     except Exception as exc:
         record = json.dumps(failure_record(exc, rank))
         for path in filter(None, (os.environ.get(ERROR_FILE), report)):
-            Path(path).write_text(record, encoding="utf-8")
+            atomic_write_text(Path(path), record)
         raise
 
 
