@@ -43,7 +43,8 @@ def export(
                               help="python: a standalone PyTorch .py file; onnx: an ONNX model (needs -o and "
                                    'pip install "cnndsl[onnx]"); torchscript: a torch.jit archive (needs -o).'),
     output: Optional[Path] = typer.Option(None, "--output", "-o", show_default=False,
-                                          help="Write here (replacing any file there) instead of to stdout."),
+                                          help="Write here (replacing any file there); without it, Python "
+                                               "source goes to stdout."),
     network: Optional[str] = NetworkOption,
     set_: Optional[list[str]] = SetOption,
     strict: bool = StrictOption,
