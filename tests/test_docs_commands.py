@@ -51,7 +51,6 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PENDING = {
     "docs/training.md": "owned by the training owner",
     "docs/export.md": "owned by the backend owner",
-    "docs/distributed.md": "owned by the training owner",
 }
 
 
@@ -305,6 +304,7 @@ def _name(path: Path) -> str:
 RUNNABLE = [path for path in DOCS if steps(path.read_text(encoding="utf-8"))]
 
 
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the documented commands are bash command lines")
 @pytest.mark.parametrize("doc", RUNNABLE, ids=_name)
 def test_commands_run_as_documented(doc: Path, prepared: Path, tmp_path: Path) -> None:
     work, env = workdir(prepared, tmp_path)
