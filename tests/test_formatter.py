@@ -399,7 +399,7 @@ def test_write_failure_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch: 
     def refuse(path: Path, text: str) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("cnndsl.cli.fmt.write_atomically", refuse)
+    monkeypatch.setattr("cnndsl.cli.fmt.atomic_write_text", refuse)
     path = tmp_path / "a.net"
     path.write_text(MESSY)
     result = invoke(str(path))

@@ -3,15 +3,12 @@ model or a TorchScript archive.
 
 Python source without `-o` goes to stdout, so nothing on disk changes unless asked; the
 binary formats need `-o`, so that a model never lands on a terminal or in a pipe by mistake.
-A file is written to a temporary file beside the target and renamed over it, so a reader
-never sees half a file and an interrupted export leaves the old one intact.
+The file is written as `cli.output` writes every `-o`: checked first, then atomically.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -24,6 +21,7 @@ from ..backends.export_checks import ExportError
 from ..compiler import CompileError
 from ..render import print_diagnostics
 from .app import EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
+from .output import check_output, write_output
 
 
 class Target(str, Enum):
@@ -53,7 +51,7 @@ def export(
     are those of cnndsl.compile, so weights load in either), or as an ONNX or TorchScript
     model in eval mode with freshly initialised weights and any batch size."""
     if output is not None:
-        _check_output(output, file, to)
+        check_output(output, file, _SUFFIXES[to])
     elif to is not Target.python:
         raise usage_error(f"--to {to.value} writes a binary file: give -o, e.g. -o {file.stem}{_SUFFIXES[to]}")
     net = load_network(file, network, set_, strict)
@@ -68,10 +66,7 @@ def export(
     if output is None:  # Python source: the binary formats were refused without -o
         sys.stdout.write(data)
         return
-    try:
-        write_atomically(output, data)
-    except OSError as exc:
-        raise usage_error(f"cannot write {output}: {exc.strerror or exc}") from None
+    write_output(output, data)
     err_console.print(f"wrote {output} ({description})")
 
 
@@ -92,40 +87,3 @@ def _export(to: Target, net: ir.Network, origin: str) -> tuple[str | bytes, str]
     from ..backends.torchscript_export import torchscript_bytes
 
     return torchscript_bytes(model), f"{net.name}, TorchScript, any batch size"
-
-
-def _check_output(output: Path, source: Path, to: Target) -> None:
-    """Refuse, before any work, targets that cannot be meant: a folder, or the .net file."""
-    if output.is_dir():
-        raise usage_error(f"{output} is a directory; give a file name, e.g. {output / (source.stem + _SUFFIXES[to])}")
-    if output.exists() and source.exists() and output.resolve() == source.resolve():
-        raise usage_error(f"-o {output} would overwrite the network file itself")
-    if not output.parent.is_dir():
-        raise usage_error(f"cannot write {output}: no directory {output.parent}")
-
-
-def write_atomically(path: Path, data: str | bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory and a rename:
-    text as UTF-8 in text mode (the platform's line ends), bytes as they are.
-
-    The new file keeps the permissions of the one it replaces, or gets the usual ones for a
-    new file (the temporary file's own are private to the owner)."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") if isinstance(data, str) else os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    """The process's umask (reading it means setting it, so it is set straight back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

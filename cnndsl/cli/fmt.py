@@ -13,12 +13,12 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
+from ..atomic import atomic_write_text
 from ..formatter import format_source
 from ..highlight import highlight
 from ..parser import decode_source, read_source
 from ..render import print_diagnostics
 from .app import EXIT_REJECTED, app, console, err_console, usage_error
-from .export import write_atomically
 
 STDIN = Path("-")
 
@@ -81,7 +81,7 @@ def _format(path: Path, check: bool, to_stdout: bool, tally: _Tally) -> None:
         _print_source(formatted)
     elif changed and not check:
         try:
-            write_atomically(path.resolve(), formatted)
+            atomic_write_text(path.resolve(), formatted)
         except OSError as exc:
             err_console.print(Text.assemble(("error", "bold red"), f": cannot write {name}: {exc.strerror or exc}"))
             tally.rejected += 1

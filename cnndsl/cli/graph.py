@@ -9,16 +9,15 @@ beside its target and renamed over it, so a reader never sees half a picture.
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import Optional
 
 import typer
 
-from ..train.atomic import atomic_write
 from .app import NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
+from .output import check_output, write_output
 
 
 class GraphFormat(str, Enum):
@@ -48,7 +47,7 @@ def graph(
     """Draw the network: a box per layer with the shape on every arrow, block calls framed,
     branches side by side, residual connections as skip arrows into a +."""
     if output is not None:
-        _check_output(output, file)
+        check_output(output, file, f".{(format or GraphFormat.svg).value}")
     chosen = _pick_format(output, format)
     if output is None and chosen is GraphFormat.png and sys.stdout.isatty():
         raise usage_error("a PNG is not written to a terminal; give -o FILE.png or redirect stdout")
@@ -68,10 +67,7 @@ def graph(
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    try:
-        _write(output, data)
-    except OSError as exc:
-        raise usage_error(f"cannot write {output}: {exc.strerror or exc}") from None
+    write_output(output, data)
     err_console.print(f"wrote {output} ({net.name})")
 
 
@@ -88,31 +84,3 @@ def _pick_format(output: Optional[Path], given: Optional[GraphFormat]) -> GraphF
     if named is not None and named is not given:
         raise usage_error(f"--format {given.value} does not match the name {output}")
     return given
-
-
-def _check_output(output: Path, source: Path) -> None:
-    """Refuse, before any work, targets that cannot be meant: a folder, the .net file, a
-    file in a directory that does not exist."""
-    if output.is_dir():
-        raise usage_error(f"{output} is a directory; give a file name, e.g. {output / (source.stem + '.svg')}")
-    if output.exists() and source.exists() and output.resolve() == source.resolve():
-        raise usage_error(f"-o {output} would overwrite the network file itself")
-    if not output.parent.is_dir():
-        raise usage_error(f"cannot write {output}: no directory {output.parent}")
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write atomically, keeping the permissions of the file replaced, or giving a new
-    file the usual ones (a temporary file starts private to its owner)."""
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-
-    def write(stream: BinaryIO) -> None:
-        os.fchmod(stream.fileno(), mode)
-        stream.write(data)
-
-    atomic_write(path, write)

@@ -20,6 +20,8 @@ from ..ir import Shape, Value, format_shape
 from ..layers import infer
 from ..program import BlockCall, LayerCall, Program, Unresolved
 from ..source import Span
+from ..train.errors import TrainError
+from ..train.settings import SETTING_NAMES, check_setting
 
 Env = Mapping[str, object]
 
@@ -74,6 +76,33 @@ class _Expander:
         except Unknown:
             pass
         return UNKNOWN
+
+    def train_settings(self, net: S.Network, env: Env) -> dict[str, object]:
+        """The `train { }` section's values, each checked as the trainer will check it, so a
+        misspelt setting or an impossible value is found by `check`, at its line."""
+        train: dict[str, object] = {}
+        seen: dict[str, Span] = {}
+        for stmt in net.body:
+            if not isinstance(stmt, S.TrainSection):
+                continue
+            for setting in stmt.settings:
+                if setting.name in seen:
+                    self.diags.add(error("E0037", f"training setting `{setting.name}` is set twice", setting.span,
+                                         "set again here", secondary=(Label(seen[setting.name], "first set here"),),
+                                         help="keep one of them"))
+                    continue
+                seen[setting.name] = setting.span
+                value = self.value(setting.value, env)
+                if value is UNKNOWN:
+                    continue
+                try:
+                    train[setting.name] = check_setting(setting.name, value)
+                except TrainError as exc:
+                    known = setting.name in SETTING_NAMES
+                    self.diags.add(error("E0037", exc.message, setting.value.span if known else setting.span,
+                                         f"this is {show(value)}" if known else "not a training setting",
+                                         help=exc.help))
+        return train
 
     def with_channels(self, env: Env, shape: Shape | None) -> dict[str, object]:
         return {**env, "channels": shape[0] if shape else UNKNOWN}
@@ -327,11 +356,7 @@ class _Expander:
             body, out = self.seq(net.body[1:], env, input_shape, _Names())
         except _TooLarge:
             return None
-        train = {}
-        for stmt in net.body:
-            if isinstance(stmt, S.TrainSection):
-                for setting in stmt.settings:
-                    train[setting.name] = self.value(setting.value, env)
+        train = self.train_settings(net, env)
         if input_shape is None or out is None or self.diags.has_errors:
             return None
         params = {k: v for k, v in env.items()}

@@ -45,6 +45,8 @@ DEFAULT_TIMEOUT_SECONDS = 600.0
 RANK_SEED_STRIDE = 1_000_003
 SEED_MODULUS = 2**63
 ENVIRONMENT = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+# Where rank 0's store listens: torchrun sets these too, and the process group needs them.
+RENDEZVOUS = ("MASTER_ADDR", "MASTER_PORT")
 # DDP without re-broadcasting buffers at every forward pass; PyTorch 2.14 renamed the flag.
 NO_FORWARD_BUFFER_SYNC = ({"forward_sync_buffers": False}
                           if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
@@ -112,6 +114,11 @@ class Cluster:
         if device.type not in ("cuda", "cpu"):
             raise TrainError(f"distributed training runs on CUDA GPUs or on CPUs, not on {device.type}",
                              help="use --device cuda or --device cpu")
+        missing = [name for name in RENDEZVOUS if name not in os.environ]
+        if missing:
+            raise TrainError(f"RANK and WORLD_SIZE say this is one of {self.world_size} processes, but "
+                             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",
+                             help="start the processes with torchrun, or with --nproc on one machine")
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(seconds=self.timeout))
         yield
         dist.destroy_process_group()

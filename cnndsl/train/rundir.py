@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..source import SourceFile
-from .atomic import atomic_torch_save, atomic_write_text
+from ..atomic import atomic_torch_save, atomic_write_text
 from .errors import TrainError, UsageError
 
 CONFIG = "config.json"

@@ -12,6 +12,7 @@ import difflib
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Mapping
 
+from ..evaluate import show
 from .errors import TrainError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -66,7 +67,7 @@ SETTING_NAMES = tuple(f.name for f in fields(TrainSettings))
 def _integer(minimum: int) -> Callable[[str, Any], int]:
     def check(name: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TrainError(f"`{name}` must be a whole number, not {value!r}")
+            raise TrainError(f"`{name}` must be a whole number, not {show(value)}")
         if value < minimum:
             raise TrainError(f"`{name}` must be at least {minimum}, not {value}")
         return value
@@ -77,7 +78,7 @@ def _number(low: float, high: float | None, low_open: bool = False) -> Callable[
     """A float in [low, high) (or (low, high) with `low_open`); `high` None means unbounded."""
     def check(name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TrainError(f"`{name}` must be a number, not {value!r}")
+            raise TrainError(f"`{name}` must be a number, not {show(value)}")
         value = float(value)
         too_low = value <= low if low_open else value < low
         if too_low or (high is not None and value >= high) or value != value:
@@ -90,14 +91,14 @@ def _number(low: float, high: float | None, low_open: bool = False) -> Callable[
 def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     def check(name: str, value: Any) -> str:
         if not isinstance(value, str) or value.lower() not in choices:
-            raise TrainError(f"`{name}` must be one of {', '.join(choices)}, not {value!r}")
+            raise TrainError(f"`{name}` must be one of {', '.join(choices)}, not {show(value)}")
         return value.lower()
     return check
 
 
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise TrainError(f"`{name}` must be a non-empty string such as \"mnist\", not {value!r}")
+        raise TrainError(f"`{name}` must be a non-empty string such as \"mnist\", not {show(value)}")
     return value.strip()
 
 
@@ -123,17 +124,22 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
+def check_setting(name: str, value: Any) -> Any:
+    """One setting of a `train { }` section, checked and normalised. The compiler calls this
+    for every setting it reads, so `cnndsl check` reports a bad one at its line."""
+    if name not in CHECKS:
+        close = difflib.get_close_matches(name, SETTING_NAMES, n=1)
+        raise TrainError(f"unknown training setting `{name}`",
+                         help=(f"did you mean `{close[0]}`? " if close else "") + f"settings: {', '.join(SETTING_NAMES)}")
+    return CHECKS[name](name, value)
+
+
 def check_section(section: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The values of a `train { }` section, checked; `where` names the section in messages."""
     checked: dict[str, Any] = {}
     for name, value in section.items():
-        if name not in CHECKS:
-            close = difflib.get_close_matches(name, SETTING_NAMES, n=1)
-            raise TrainError(f"{where}: unknown training setting `{name}`",
-                             help=(f"did you mean `{close[0]}`? " if close else "")
-                             + f"settings: {', '.join(SETTING_NAMES)}")
         try:
-            checked[name] = CHECKS[name](name, value)
+            checked[name] = check_setting(name, value)
         except TrainError as exc:
             raise TrainError(f"{where}: {exc.message}", exc.help) from None
     return checked

@@ -205,12 +205,18 @@ def test_a_stalled_worker_is_given_up_after_the_timeout(tmp_path: Path) -> None:
 
 
 def test_the_cluster_comes_from_torchrun_s_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
     assert Cluster.from_environment(5) == Cluster(timeout=5)
     for name, value in (("RANK", "3"), ("WORLD_SIZE", "4"), ("LOCAL_RANK", "1")):
         monkeypatch.setenv(name, value)
     cluster = Cluster.from_environment()
     assert (cluster.rank, cluster.world_size, cluster.local_rank, cluster.cuda_index) == (3, 4, 1, 1)
     assert not cluster.is_main and cluster.distributed and cluster.timeout == 600
+    with pytest.raises(TrainError, match="MASTER_ADDR and MASTER_PORT are not set") as caught:
+        with cluster.connected(torch.device("cpu")):
+            pass
+    assert "torchrun" in caught.value.help
     monkeypatch.setenv("WORLD_SIZE", "1")  # torchrun with one process: nothing to share
     assert not Cluster.from_environment().distributed
 

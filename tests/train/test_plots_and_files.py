@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnndsl.train.atomic import atomic_write_text
+from cnndsl.atomic import atomic_write_text
 from cnndsl.train.errors import TrainError
 from cnndsl.train.plots import Series, confusion_chart, line_chart, nice_ticks, percent, samples_chart
 from cnndsl.train.rundir import RunDir, safe_load

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import cnndsl
+
 from cnndsl.train import session as session_module
 from cnndsl.train import trainer as trainer_module
 from cnndsl.train.errors import TrainError
@@ -190,5 +192,8 @@ def test_unknown_train_setting_is_rejected(tmp_path: Path) -> None:
     net = tmp_path / "bad.net"
     net.write_text('network B(classes = 10) { input 1x8x8 flatten linear(classes) train { data = "digits" '
                    'learning_rate = 0.1 } }\n')
-    with pytest.raises(TrainError, match="the train section of B: unknown training setting `learning_rate`"):
+    with pytest.raises(cnndsl.CompileError) as caught:  # found by the checker, before any data is read
         train(net, tmp_path / "run")
+    [problem] = caught.value.diagnostics
+    assert (problem.code, problem.message) == ("E0037", "unknown training setting `learning_rate`")
+    assert "lr, momentum" in problem.help and not (tmp_path / "run").exists()
