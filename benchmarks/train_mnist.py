@@ -13,7 +13,8 @@ images are not available offline, so the 10,000 test images are split: images 0.
     `seconds` of its metrics: the training pass and the test pass).
 (b) cnndsl's default recipe (nothing but `--data mnist`): the test accuracy it reaches, and the
     wall time of the whole run (data, training, a test pass per epoch, plots, run directory)
-    against three epochs of the tutorial's loop; the same with `--epochs 2` shows the trade.
+    against three epochs of the tutorial's loop, and how far into the run the test accuracy
+    first reached 98%; the same with `--epochs 2` shows the trade.
 
 Both sides run in this process, interleaved, after one untimed warm-up epoch each (the first
 epoch of a process pays for oneDNN's kernel generation). Medians over --repeats are reported,
@@ -58,6 +59,7 @@ TRAIN_IMAGES, TEST_IMAGES = 8000, 2000
 TUTORIAL = {"batch_size": 64, "optimizer": "sgd", "lr": 0.01, "momentum": 0.5, "schedule": "constant",
             "label_smoothing": 0.0, "weight_decay": 0.0, "augment": "none"}
 TUTORIAL_EPOCHS = 3
+TARGET_ACCURACY = 0.98
 
 
 class TutorialLeNet5(nn.Module):
@@ -159,6 +161,16 @@ def cnndsl_run(root: Path, out: Path, settings: dict) -> tuple[float, list[dict]
     return wall, [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+def time_to_target(wall: float, metrics: list[dict]) -> tuple[int, float] | None:
+    """The first epoch whose test accuracy reaches the target, and how far into the run its
+    test pass ended: the run's wall time less the epochs after it (so setup and the closing
+    plots and report are all counted: an upper bound)."""
+    for index, record in enumerate(metrics):
+        if record["test_accuracy"] >= TARGET_ACCURACY:
+            return record["epoch"], wall - sum(later["seconds"] for later in metrics[index + 1:])
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="folder of the t10k .gz files")
@@ -178,6 +190,7 @@ def main() -> None:
         recipes = {"default recipe": {}, "default recipe, --epochs 2": {"epochs": 2}}
         walls: dict[str, list[float]] = {name: [] for name in recipes}
         accuracy: dict[str, list[float]] = {name: [] for name in recipes}
+        reached: dict[str, list[tuple[int, float] | None]] = {name: [] for name in recipes}
         for _ in range(args.repeats):
             tutorial.reset()
             times = [tutorial.epoch() for _ in range(TUTORIAL_EPOCHS)]
@@ -191,6 +204,7 @@ def main() -> None:
                 wall, metrics = cnndsl_run(root, work / f"run{next(runs)}", settings)
                 walls[name].append(wall)
                 accuracy[name].append(metrics[-1]["test_accuracy"])
+                reached[name].append(time_to_target(wall, metrics))
 
     def figures(times: list[float]) -> str:
         return f"{statistics.median(times):.3f} s (best {min(times):.3f} s)"
@@ -213,9 +227,16 @@ def main() -> None:
     print(f"(b) cnndsl's default recipe against {TUTORIAL_EPOCHS} epochs of the tutorial loop, "
           f"{figures(tutorial_three)}; the tutorial reaches {statistics.median(tutorial_accuracy):.2%}")
     for name in recipes:
-        print(f"    {name}: test accuracy {statistics.median(accuracy[name]):.2%} (target >= 98.00%), "
+        print(f"    {name}: test accuracy {statistics.median(accuracy[name]):.2%} (target >= {TARGET_ACCURACY:.2%}), "
               f"whole run {figures(walls[name])}")
         print(f"        ratio cnndsl / tutorial: {ratio(walls[name], tutorial_three)}")
+        if all(reached[name]):
+            epochs = sorted({epoch for epoch, _ in reached[name]})
+            times = [seconds for _, seconds in reached[name]]
+            print(f"        reached {TARGET_ACCURACY:.0%} after epoch {'/'.join(map(str, epochs))}, {figures(times)} "
+                  f"into the run; ratio {ratio(times, tutorial_three)}")
+        else:
+            print(f"        did not reach {TARGET_ACCURACY:.0%} in every repeat")
 
 
 if __name__ == "__main__":

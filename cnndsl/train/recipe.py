@@ -7,13 +7,14 @@ The schedule steps once per batch, so its shape does not depend on the epoch cou
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 from torch.optim import SGD, Adam, AdamW, Optimizer
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LRScheduler, OneCycleLR
 
 from .settings import TrainSettings
 
-FUSED_ADAM_DEVICES = ("cpu", "cuda")
 # One-cycle: warm up over this fraction of the steps, then anneal.
 ONECYCLE_WARMUP = 0.25
 # OneCycleLR needs a warm-up of at least one step and an annealing phase after it.
@@ -27,17 +28,23 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
                                 {"params": no_decay, "weight_decay": 0.0}) if group["params"]]
 
 
-def build_optimizer(model: nn.Module, settings: TrainSettings, device_type: str) -> Optimizer:
-    """SGD with (classic) momentum, Adam or AdamW; for Adam, `momentum` is beta1. Adam's
-    update runs as one fused kernel where PyTorch has it (CPU and CUDA)."""
+def build_optimizer(model: nn.Module, settings: TrainSettings) -> Optimizer:
+    """SGD with (classic) momentum, Adam or AdamW; for Adam, `momentum` is beta1."""
     groups = parameter_groups(model, settings.weight_decay)
     if settings.optimizer == "sgd":
-        return SGD(groups, lr=settings.lr, momentum=settings.momentum, foreach=True)
-    fused = {"fused": True} if device_type in FUSED_ADAM_DEVICES else {"foreach": True}
+        return _fused(SGD, groups, lr=settings.lr, momentum=settings.momentum)
     betas = (settings.momentum, 0.999)
-    if settings.optimizer == "adam":
-        return Adam(groups, lr=settings.lr, betas=betas, **fused)
-    return AdamW(groups, lr=settings.lr, betas=betas, **fused)
+    return _fused(Adam if settings.optimizer == "adam" else AdamW, groups, lr=settings.lr, betas=betas)
+
+
+def _fused(kind: type[Optimizer], groups: list[dict], **options: Any) -> Optimizer:
+    """The optimizer with its update fused into one kernel per step, where this PyTorch has
+    that kernel for the parameters' device (recent releases do on CPU and CUDA, for all three
+    optimizers); otherwise one batched `foreach` update per step."""
+    try:
+        return kind(groups, fused=True, **options)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel here: the constructor says so
+        return kind(groups, foreach=True, **options)
 
 
 def build_schedule(optimizer: Optimizer, settings: TrainSettings, steps_per_epoch: int) -> LRScheduler:

@@ -111,7 +111,7 @@ class Trainer:
         self.loss_weight = self.share_size * cluster.world_size / self.batch_size
         self.eval_batch_size = 2 * max(settings.batch_size // cluster.world_size, 1)
         self.steps_per_epoch = len(train) // self.batch_size
-        self.optimizer = build_optimizer(model, settings, plan.device.type)
+        self.optimizer = build_optimizer(model, settings)
         self.scheduler = build_schedule(self.optimizer, settings, self.steps_per_epoch)
         self.criterion = build_criterion(settings)
         self.generator = torch.Generator().manual_seed(settings.seed)
@@ -145,7 +145,7 @@ class Trainer:
                 logits = self.forward(inputs)
                 loss = self.criterion(logits, targets)
             self.optimizer.zero_grad(set_to_none=True)
-            (loss * self.loss_weight).backward()
+            (loss if self.loss_weight == 1.0 else loss * self.loss_weight).backward()
             lr = self.optimizer.param_groups[0]["lr"]
             self.optimizer.step()
             self.scheduler.step()

@@ -56,3 +56,30 @@ def test_bad_flag_names_the_flag() -> None:
 def test_data_is_required() -> None:
     with pytest.raises(TrainError, match="no data set"):
         resolve({}, NO_FLAGS, "here")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+def test_optimizers_fuse_their_update_where_torch_can_and_fall_back_where_it_cannot(
+        optimizer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from cnndsl.train import recipe
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    settings = resolve({"data": "digits", "optimizer": optimizer}, NO_FLAGS, "here")
+    built = recipe.build_optimizer(model, settings)
+    assert built.defaults["fused"] is True  # this PyTorch has fused kernels on the CPU
+    assert [group["weight_decay"] for group in built.param_groups] == [settings.weight_decay, 0.0]
+
+    kind = type(built)
+
+    class NoFusedKernel(kind):  # an older PyTorch refuses fused=True in the constructor
+        def __init__(self, *args, fused: bool | None = None, **kwargs) -> None:
+            if fused:
+                raise RuntimeError("`fused=True` is not supported on this device")
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(recipe, kind.__name__, NoFusedKernel)
+    fallback = recipe.build_optimizer(model, settings)
+    assert isinstance(fallback, NoFusedKernel) and fallback.defaults["foreach"] is True
+    assert not fallback.defaults.get("fused")
