@@ -3,6 +3,10 @@
 Both run as whole processes, alternated, several times; wall time and peak resident memory
 (from wait4's rusage) are compared as medians. Needs `pip install torchinfo`.
 
+Both run as they would for a user: with Python's bytecode cache. An untimed first run of each
+writes it (pip writes it for installed packages; an editable install of cnndsl gets it on
+first use), so PYTHONDONTWRITEBYTECODE, set in some sandboxes, is dropped for the children.
+
     python benchmarks/summary_speed.py [--runs 5]
 """
 
@@ -22,11 +26,13 @@ TORCHINFO = [sys.executable, "-c",
              "import torchvision, torchinfo\n"
              "torchinfo.summary(torchvision.models.vgg16(weights=None), input_size=(1, 3, 224, 224))"]
 
+CHILD_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
 
 def measure(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS in MiB of one run of `command`."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -39,7 +45,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
     results: dict[str, list[tuple[float, float]]] = {"cnndsl": [], "torchinfo": []}
-    measure(CNNDSL), measure(TORCHINFO)  # warm the file cache
+    measure(CNNDSL), measure(TORCHINFO)  # warm the file and bytecode caches
     for _ in range(runs):
         results["cnndsl"].append(measure(CNNDSL))
         results["torchinfo"].append(measure(TORCHINFO))
