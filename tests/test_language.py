@@ -171,6 +171,16 @@ def test_train_section_is_read() -> None:
     assert n.train == {"epochs": 3, "lr": 1e-3, "data": "digits"}
 
 
+def test_train_settings_are_checked_with_the_network() -> None:
+    # expressions of the network's parameters are evaluated first, then checked as `train` checks them
+    assert net("network A(n = 4) { input 4 linear(2) train { epochs = n * 2 augment = true } }").train == \
+        {"epochs": 8, "augment": "auto"}
+    assert codes("network A(n = 4) { input 4 linear(2) train { epochs = n - 4 } }") == ["E0037"]
+    assert codes("network A(n = 4) { input 4 linear(2) train { epochs = n - 4 } }", n=5) == []
+    assert codes('network A { input 4 linear(2) train { data = "minst" optimiser = "sgd" lr = 0.1 lr = 0.2 } }') \
+        == ["E0037"] * 3
+
+
 def test_every_layer_of_the_table_is_accepted() -> None:
     source = """network All { input 8x16x16
         conv(8, 3, padding=1) convtranspose(8, 2, stride=2) -> 8x32x32 maxpool(2) avgpool(2, ceil=true)

@@ -14,10 +14,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .errors import TrainError, UsageError
-
-TORCHVISION_SETS = ("mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100", "svhn")
-DATASET_NAMES = TORCHVISION_SETS + ("digits", "fake", "imagefolder:PATH")
+from .dataspec import TORCHVISION_SETS, DataSpec
+from .errors import TrainError
 
 # One sample in TEST_EVERY goes to the test split of data sets that come without one.
 TEST_EVERY = 5
@@ -56,30 +54,6 @@ class Dataset:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.images.shape[1:])  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """A parsed `--data` value: a data set name, and the folder of `imagefolder:PATH`."""
-
-    kind: str
-    path: Path | None = None
-
-    def __str__(self) -> str:
-        return f"imagefolder:{self.path}" if self.kind == "imagefolder" else self.kind
-
-
-def parse_spec(text: str) -> DataSpec:
-    """`mnist`, `imagefolder:PATH`, ...; an unknown name is a usage error (exit 2)."""
-    kind, sep, path = text.strip().partition(":")
-    kind = kind.lower()
-    if kind == "imagefolder":
-        if not sep or not path:
-            raise UsageError("`imagefolder` needs a folder: --data imagefolder:PATH")
-        return DataSpec("imagefolder", Path(path).expanduser())
-    if sep or kind not in TORCHVISION_SETS + ("digits", "fake"):
-        raise UsageError(f"unknown data set `{text}`", help=f"known data sets: {', '.join(DATASET_NAMES)}")
-    return DataSpec(kind)
 
 
 def load_dataset(spec: DataSpec, root: Path, input_shape: tuple[int, ...], classes: int, log: Log) -> Dataset:

@@ -17,7 +17,8 @@ from torch import nn
 
 from .adapt import Adaptation, Normaliser, geometry, plan
 from .batches import DeviceSplit
-from .datasets import Log, load_dataset, parse_spec
+from .datasets import Log, load_dataset
+from .dataspec import parse_spec
 from .device import DevicePlan, pick_device
 from .errors import TrainError, UsageError
 from .imagefolder import decode_image, pil_mode

@@ -26,7 +26,8 @@ from ..ir import format_shape
 from .adapt import Adaptation, Normaliser, adaptation_for
 from .augment import Augmentation, Augmenter, choose
 from .batches import DeviceSplit
-from .datasets import Dataset, DataSpec, ImageSet, load_dataset, parse_spec
+from .datasets import Dataset, ImageSet, load_dataset
+from .dataspec import DataSpec, parse_spec
 from .device import DevicePlan, pick_device
 from .distributed import Cluster
 from .errors import TrainError

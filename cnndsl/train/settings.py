@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Mapping
 
 from ..evaluate import show
+from .dataspec import parse_spec
 from .errors import TrainError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -96,9 +97,11 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
-def _text(name: str, value: Any) -> str:
+def _data(name: str, value: Any) -> str:
+    """A data set name or `imagefolder:PATH`, as `--data` takes it (see dataspec.py)."""
     if not isinstance(value, str) or not value.strip():
         raise TrainError(f"`{name}` must be a non-empty string such as \"mnist\", not {show(value)}")
+    parse_spec(value)
     return value.strip()
 
 
@@ -110,7 +113,7 @@ def _augment(name: str, value: Any) -> str:
 
 
 CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "data": _text,
+    "data": _data,
     "epochs": _integer(1),
     "batch_size": _integer(1),
     "optimizer": _choice(OPTIMIZERS),
@@ -140,8 +143,8 @@ def check_section(section: Mapping[str, Any], where: str) -> dict[str, Any]:
     for name, value in section.items():
         try:
             checked[name] = check_setting(name, value)
-        except TrainError as exc:
-            raise TrainError(f"{where}: {exc.message}", exc.help) from None
+        except TrainError as exc:  # the same kind of error (exit code), placed
+            raise type(exc)(f"{where}: {exc.message}", exc.help) from None
     return checked
 
 
@@ -154,7 +157,7 @@ def resolve(section: Mapping[str, Any], flags: Mapping[str, Any], where: str) ->
             try:
                 values[name] = CHECKS[name](name, value)
             except TrainError as exc:
-                raise TrainError(f"--{name.replace('_', '-')}: {exc.message}", exc.help) from None
+                raise type(exc)(f"--{name.replace('_', '-')}: {exc.message}", exc.help) from None
     if "data" not in values:
         raise TrainError("no data set to train on", help="give one with --data (e.g. --data mnist), "
                                                          "or `data = \"mnist\"` in the network's train section")

@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from cnndsl.train import torchvision_sets
-from cnndsl.train.datasets import DataSpec, load_dataset, parse_spec, split_every
+from cnndsl.train.datasets import load_dataset, split_every
+from cnndsl.train.dataspec import DataSpec, parse_spec
 from cnndsl.train.errors import TrainError, UsageError
 from cnndsl.train.idx import read_idx
 from cnndsl.train.safe_pickle import load_array_pickle

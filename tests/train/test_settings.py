@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnndsl.train.errors import TrainError
+from cnndsl.train.errors import TrainError, UsageError
 from cnndsl.train.settings import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, SETTING_NAMES, resolve
 
 NO_FLAGS = {name: None for name in SETTING_NAMES}
@@ -38,6 +38,8 @@ def test_integers_are_accepted_where_numbers_are_expected() -> None:
     ({"schedule": 3}, ["`schedule` must be one of"]),
     ({"augment": "rotate"}, ["`augment` must be one of"]),
     ({"data": 7}, ["`data` must be a non-empty string"]),
+    ({"data": "minst"}, ["unknown data set `minst`", "did you mean `mnist`?"]),
+    ({"data": "imagefolder:"}, ["`imagefolder` needs a folder"]),
 ])
 def test_bad_section_values_name_the_setting(section: dict, words: list[str]) -> None:
     with pytest.raises(TrainError) as caught:
@@ -51,6 +53,13 @@ def test_bad_section_values_name_the_setting(section: dict, words: list[str]) ->
 def test_bad_flag_names_the_flag() -> None:
     with pytest.raises(TrainError, match="--batch-size: `batch_size` must be at least 1"):
         resolve({"data": "digits"}, {**NO_FLAGS, "batch_size": 0}, "here")
+
+
+def test_an_unknown_data_set_stays_a_usage_error_wherever_it_is_named() -> None:
+    for section, flags in (({"data": "nope"}, NO_FLAGS), ({"data": "digits"}, {**NO_FLAGS, "data": "nope"})):
+        with pytest.raises(UsageError) as caught:
+            resolve(section, flags, "here")
+        assert caught.value.exit_code == 2 and "unknown data set `nope`" in caught.value.message
 
 
 def test_data_is_required() -> None:
