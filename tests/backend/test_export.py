@@ -154,11 +154,6 @@ def test_usage_errors_exit_2(arguments: list[str], message: str, tmp_path: Path)
     assert "Traceback" not in result.output
 
 
-def test_unknown_target_is_a_usage_error() -> None:
-    result = export(str(LENET), "--to", "tflite")
-    assert result.exit_code == 2 and "tflite" in result.output
-
-
 def test_a_rejected_network_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.net"
     bad.write_text("network Bad {\n    input 3x8x8\n    linear(10)\n}\n")
