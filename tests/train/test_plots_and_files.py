@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-from cnndsl.atomic import atomic_write_text
 from cnndsl.train.errors import TrainError
 from cnndsl.train.plots import Series, confusion_chart, line_chart, nice_ticks, percent, samples_chart
 from cnndsl.train.rundir import RunDir, safe_load
@@ -52,11 +51,6 @@ def test_samples_chart_for_grey_and_rgb_images(tmp_path: Path) -> None:
 
 def test_percent_format() -> None:
     assert percent(0.985) == "98.5%" and percent(1.0) == "100%"
-
-
-def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
-    atomic_write_text(tmp_path / "a.json", "{}")
-    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
 def test_safe_load_accepts_tensors_and_refuses_code(tmp_path: Path) -> None:

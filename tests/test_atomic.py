@@ -1,0 +1,54 @@
+"""cnndsl/atomic.py, through which every file cnndsl writes goes: a reader sees the old file or
+the new one, the new one has the permissions a user expects, and a failure leaves no debris."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from cnndsl.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_new_file_gets_the_permissions_the_umask_allows(tmp_path: Path) -> None:
+    previous = os.umask(0o027)
+    try:
+        atomic_write_bytes(tmp_path / "model.onnx", b"\x00\x01")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "model.onnx").stat().st_mode) == 0o640  # not the 0600 of a temporary file
+    assert _names(tmp_path) == ["model.onnx"]
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "net.net"
+    target.write_text("old")
+    target.chmod(0o604)
+    atomic_write_text(target, "new\n")
+    assert target.read_bytes() == f"new{os.linesep}".encode()  # the platform's line ends, as open(..., "w")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o604
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "weights.pt"
+    target.write_bytes(b"old")
+
+    def half_then_fail(stream: BinaryIO) -> None:
+        stream.write(b"half a file")
+        raise KeyboardInterrupt  # an interrupt is cleaned up too, not only errors
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, half_then_fail)
+    assert target.read_bytes() == b"old" and _names(tmp_path) == ["weights.pt"]
+
+
+def test_missing_folders_are_made(tmp_path: Path) -> None:
+    atomic_write_text(tmp_path / "runs" / "a" / "config.json", "{}")
+    assert (tmp_path / "runs" / "a" / "config.json").read_text() == "{}"
