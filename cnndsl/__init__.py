@@ -11,7 +11,7 @@ Importing cnndsl does not import torch; only `compile` does.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .compiler import CompileError, Report, check
 from .ir import Value
@@ -27,7 +27,7 @@ def summary(path_or_source: str | Path, network: str | None = None, **params: Va
     """The per-layer table and totals, as `cnndsl summary --format json` prints them."""
     from .counting import summarize
 
-    return summarize(check(path_or_source, network, **params).network()).as_json()
+    return summarize(_check(path_or_source, network, params).network()).as_json()
 
 
 def compile(path_or_source: str | Path, network: str | None = None, **params: Value) -> "torch.nn.Module":
@@ -36,4 +36,10 @@ def compile(path_or_source: str | Path, network: str | None = None, **params: Va
     Raises `CompileError` (with the diagnostics) when the file is rejected."""
     from .backends.torch_module import build
 
-    return build(check(path_or_source, network, **params).network())
+    return build(_check(path_or_source, network, params).network())
+
+
+def _check(path_or_source: str | Path, network: str | None, params: dict[str, Value]) -> Report:
+    """`check(path_or_source, network, **params)`. A `strict` or `every` among the params still
+    sets check's flag of that name; the cast is for mypy, which sees any Value reach those flags."""
+    return check(path_or_source, network, **cast("dict[str, Any]", params))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call `write(stream)` on a temporary file beside `path`, then move it to `path`.
 
     The new file keeps the permissions of the one it replaces, or gets the usual ones for a

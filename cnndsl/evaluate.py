@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import math
-from typing import Mapping
+from typing import Final, Mapping, Union
 
 from . import syntax as S
 from .diagnostics import Diagnostic, error
@@ -23,7 +24,15 @@ class Unknown(Exception):
     """The expression reads a name whose value is unknown because of an earlier error."""
 
 
-UNKNOWN = object()
+class _Unknown(enum.Enum):
+    """The type of UNKNOWN: a one-member enum, so that `value is UNKNOWN` narrows for mypy."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN: Final = _Unknown.UNKNOWN
+ValueOrUnknown = Union[Value, _Unknown]
+Env = Mapping[str, ValueOrUnknown]  # the names in scope; UNKNOWN where an earlier error left no value
 
 
 def type_name(value: Value) -> str:
@@ -55,7 +64,7 @@ def _number(value: Value, expr: S.Expr, op: str) -> int | float:
     return value
 
 
-def evaluate(expr: S.Expr, env: Mapping[str, object]) -> Value:
+def evaluate(expr: S.Expr, env: Env) -> Value:
     """Evaluate an expression; `env` maps names to values (or UNKNOWN)."""
     if isinstance(expr, S.Literal):
         return expr.value
@@ -63,7 +72,7 @@ def evaluate(expr: S.Expr, env: Mapping[str, object]) -> Value:
         value = env.get(expr.id, UNKNOWN)  # unknown names were reported by resolve
         if value is UNKNOWN:
             raise Unknown(expr.id)
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(expr, S.TupleExpr):
         return tuple(evaluate(item, env) for item in expr.items)
     if isinstance(expr, S.Unary):

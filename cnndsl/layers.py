@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, TypedDict, cast
 
 from .diagnostics import Diagnostic, Label, error, warning
 from .ir import Shape, Value, format_shape
@@ -161,22 +161,32 @@ def _warn_uncovered(ctx: ShapeContext) -> None:
              help=f"to cover the whole input use {' or '.join(fixes)}")
 
 
+# Shape rules and counters run on arguments that `evaluate.coerce` has checked against the
+# parameter's kind, so these casts only tell mypy what the layer table already guarantees.
+
+def _int(value: Value) -> int:
+    """An argument of kind int."""
+    return cast(int, value)
+
+
 def _pair(value: Value) -> tuple[int, int]:
-    return value if isinstance(value, tuple) else (value, value)  # type: ignore[return-value]
+    """An argument of kind pair, which coerce makes an (h, w) tuple; a bare int (a default read
+    with `args.get`) stands for both axes."""
+    return cast("tuple[int, int]", value) if isinstance(value, tuple) else (_int(value), _int(value))
 
 
 def conv_rule(ctx: ShapeContext) -> Shape | None:
     c, h, w = ctx.in_shape
     a = ctx.args
-    groups = a["groups"]
+    groups, out = _int(a["groups"]), _int(a["out"])
     ok = True
     if c % groups:
         ctx.fail("E0105", f"{c} input channels are not divisible by groups={groups}", "groups",
                  f"{c} channels", help=f"use a number of groups that divides {c}")
         ok = False
-    if a["out"] % groups:
-        ctx.fail("E0105", f"{a['out']} output channels are not divisible by groups={groups}", "out",
-                 f"{a['out']} channels", help=f"use a multiple of {groups} output channels")
+    if out % groups:
+        ctx.fail("E0105", f"{out} output channels are not divisible by groups={groups}", "out",
+                 f"{out} channels", help=f"use a multiple of {groups} output channels")
         ok = False
     kernel, stride, dilation = _pair(a["kernel"]), _pair(a["stride"]), _pair(a["dilation"])
     if a["padding"] == "same":
@@ -185,20 +195,21 @@ def conv_rule(ctx: ShapeContext) -> Shape | None:
                      help="give the padding as a number, or use stride=1")
             return None
         ctx.derivation.append("H, W unchanged (padding=\"same\")")
-        return (a["out"], h, w) if ok else None
+        return (out, h, w) if ok else None
     padding = _pair(a["padding"])
     dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], False)
             for i in range(2)]
-    if None in dims or not ok:
+    if dims[0] is None or dims[1] is None or not ok:
         return None
-    return (a["out"], dims[0], dims[1])
+    return (out, dims[0], dims[1])
 
 
 def convtranspose_rule(ctx: ShapeContext) -> Shape | None:
     c, h, w = ctx.in_shape
     a = ctx.args
-    if c % a["groups"] or a["out"] % a["groups"]:
-        ctx.fail("E0105", f"channels {c} -> {a['out']} are not divisible by groups={a['groups']}", "groups",
+    groups, channels = _int(a["groups"]), _int(a["out"])
+    if c % groups or channels % groups:
+        ctx.fail("E0105", f"channels {c} -> {channels} are not divisible by groups={groups}", "groups",
                  help="use a number of groups that divides both channel counts")
         return None
     kernel, stride, padding = _pair(a["kernel"]), _pair(a["stride"]), _pair(a["padding"])
@@ -217,7 +228,7 @@ def convtranspose_rule(ctx: ShapeContext) -> Shape | None:
                      "padding", help="use less padding")
             return None
         dims.append(out)
-    return (a["out"], dims[0], dims[1])
+    return (channels, dims[0], dims[1])
 
 
 def _pool_padding_ok(ctx: ShapeContext, kernel: tuple[int, int], padding: tuple[int, int],
@@ -240,9 +251,10 @@ def pool_rule(ctx: ShapeContext) -> Shape | None:
     padding, dilation = _pair(a["padding"]), _pair(a.get("dilation", 1))
     if not _pool_padding_ok(ctx, kernel, padding, dilation):
         return None
-    dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], a["ceil"])
+    ceil = cast(bool, a["ceil"])  # a bool parameter, checked by coerce
+    dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], ceil)
             for i in range(2)]
-    return None if None in dims else (c, dims[0], dims[1])
+    return None if dims[0] is None or dims[1] is None else (c, dims[0], dims[1])
 
 
 def adaptive_rule(ctx: ShapeContext) -> Shape | None:
@@ -259,7 +271,7 @@ def same_rule(ctx: ShapeContext) -> Shape | None:
 
 
 def groupnorm_rule(ctx: ShapeContext) -> Shape | None:
-    c, groups = ctx.in_shape[0], ctx.args["groups"]
+    c, groups = ctx.in_shape[0], _int(ctx.args["groups"])
     if c % groups:
         ctx.fail("E0105", f"{c} channels are not divisible by groups={groups}", "groups",
                  help=f"use a number of groups that divides {c}")
@@ -282,7 +294,7 @@ def linear_rule(ctx: ShapeContext) -> Shape | None:
                                                            f"({features} values)"),) if ctx.previous else (),
                  help=f"insert `flatten` before line {ctx.span.line} (it produces {features} features)")
         return None
-    return (ctx.args["out"],)
+    return (_int(ctx.args["out"]),)
 
 
 def upsample_rule(ctx: ShapeContext) -> Shape | None:
@@ -302,37 +314,45 @@ def upsample_rule(ctx: ShapeContext) -> Shape | None:
 
 # ---- counting ----------------------------------------------------------------------------
 
-def conv_params(a, i, o) -> int:
+def conv_params(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
     kh, kw = _pair(a["kernel"])
-    return a["out"] * (i[0] // a["groups"]) * kh * kw + (a["out"] if a["bias"] else 0)
+    out = _int(a["out"])
+    return out * (i[0] // _int(a["groups"])) * kh * kw + (out if a["bias"] else 0)
 
 
-def conv_macs(a, i, o) -> int:
+def conv_macs(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
     kh, kw = _pair(a["kernel"])
-    return o[0] * o[1] * o[2] * (i[0] // a["groups"]) * kh * kw
+    return o[0] * o[1] * o[2] * (i[0] // _int(a["groups"])) * kh * kw
 
 
-def convtranspose_macs(a, i, o) -> int:
+def convtranspose_macs(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
     kh, kw = _pair(a["kernel"])
-    return i[0] * i[1] * i[2] * (a["out"] // a["groups"]) * kh * kw
+    return i[0] * i[1] * i[2] * (_int(a["out"]) // _int(a["groups"])) * kh * kw
 
 
-def norm_params(a, i, o) -> int:
+def norm_params(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
     return 2 * i[0]
 
 
-def linear_params(a, i, o) -> int:
-    return i[0] * a["out"] + (a["out"] if a["bias"] else 0)
+def linear_params(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
+    out = _int(a["out"])
+    return i[0] * out + (out if a["bias"] else 0)
 
 
-def linear_macs(a, i, o) -> int:
-    return i[0] * a["out"]
+def linear_macs(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
+    return i[0] * _int(a["out"])
 
 
 # ---- the table ---------------------------------------------------------------------------
 
-POS = dict(minimum=1)
-NONNEG = dict(minimum=0)
+class _Bound(TypedDict):
+    """A lower bound spread into `Param(...)`; typed so that mypy sees which keyword it fills."""
+
+    minimum: float
+
+
+POS = _Bound(minimum=1)
+NONNEG = _Bound(minimum=0)
 
 
 def _activation(name: str, module: str, *params: Param) -> LayerSpec:

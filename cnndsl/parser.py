@@ -11,7 +11,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, cast
 
 import lark
 from lark import Lark, Token, Transformer_NonRecursive, v_args
@@ -88,7 +88,11 @@ def _span(file: SourceFile, meta) -> Span:
 
 
 def _token_span(file: SourceFile, token: Token) -> Span:
-    return Span(file, token.line, token.column, token.end_line, token.end_column)
+    """Lark types a token's position as optional (a token made by hand has none); the lexer's
+    tokens, the only ones that reach here, carry one."""
+    line, column, end_line, end_column = cast("tuple[int, int, int, int]",
+                                              (token.line, token.column, token.end_line, token.end_column))
+    return Span(file, line, column, end_line, end_column)
 
 
 class _ExpressionTooDeep(Exception):
@@ -99,6 +103,15 @@ class _ExpressionTooDeep(Exception):
 
 def _depth(expr: S.Expr) -> int:
     return expr.depth if isinstance(expr, (S.Unary, S.Binary)) else 0
+
+
+def _binary(op: str) -> Callable:
+    """The `_Builder` rule for one binary operator."""
+    @v_args(meta=True)
+    def rule(self: _Builder, meta, children):
+        left, right = children
+        return self._operator(S.Binary(op, left, right, self._s(meta), 1 + max(_depth(left), _depth(right))))
+    return rule
 
 
 class _Builder(Transformer_NonRecursive):
@@ -286,16 +299,8 @@ class _Builder(Transformer_NonRecursive):
     def pos(self, meta, children):
         return self._unary("+", meta, children)
 
-    def _binary(op):  # noqa: N805 - a rule factory used at class creation
-        @v_args(meta=True)
-        def rule(self, meta, children):
-            left, right = children
-            return self._operator(S.Binary(op, left, right, self._s(meta), 1 + max(_depth(left), _depth(right))))
-        return rule
-
     add_op, sub_op, mul_op = _binary("+"), _binary("-"), _binary("*")
     div_op, floordiv_op, mod_op = _binary("/"), _binary("//"), _binary("%")
-    del _binary
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -308,7 +313,8 @@ def _describe_expected(expected: set[str]) -> str:
 def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     line, column = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, UnexpectedCharacters):
-        char = file.text[exc.pos_in_stream] if exc.pos_in_stream < len(file.text) else ""
+        position = cast(int, exc.pos_in_stream)  # Lark declares it None on the base class; the lexer sets it
+        char = file.text[position] if position < len(file.text) else ""
         if char == '"':
             return error("E0001", "unterminated string", Span.point(file, line, column),
                          "this string has no closing `\"` on its line",
@@ -321,6 +327,7 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         return error("E0001", "unexpected end of file", Span.point(file, end_line, end_col),
                      "the file ends here", help=f"expected {_describe_expected(set(exc.expected))}; "
                      "is a `}` or `)` missing?")
+    assert isinstance(exc, UnexpectedToken)  # the parser raises no other kind of UnexpectedInput
     token = exc.token
     span = _token_span(file, token) if token.end_column else Span.point(file, line, column)
     return error("E0001", f"unexpected `{token}`", span, "not expected here",

@@ -57,6 +57,7 @@ def onnx_bytes(model: CompiledNetwork) -> bytes:
                                         dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
         except torch.onnx.OnnxExporterError as exc:
             raise ExportError(f"PyTorch could not export {model.network_name} to ONNX: {_root_cause(exc)}") from exc
+    assert program is not None  # only the legacy exporter (dynamo=False) returns None
     proto = program.model_proto
     onnx.helper.set_model_props(proto, {"cnndsl.network": model.network_name,
                                         "cnndsl.input_shape": format_shape(model.input_shape),
@@ -72,7 +73,8 @@ def _require_exporter() -> None:
             importlib.import_module(package)
         except ImportError:
             raise ExportError(f'ONNX export needs the `{package}` package: pip install "cnndsl[onnx]"') from None
-    if TorchVersion(torch.__version__) < MIN_TORCH:
+    # TorchVersion compares with tuples; its operators are set with setattr, so its stub has str's
+    if TorchVersion(torch.__version__) < MIN_TORCH:  # type: ignore[operator]
         raise ExportError(f"ONNX export needs PyTorch {'.'.join(map(str, MIN_TORCH))} or newer, "
                           f"and this is {torch.__version__}: pip install --upgrade torch")
 

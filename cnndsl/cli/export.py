@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Optional, cast
 
 import typer
 from rich.text import Text
@@ -64,7 +64,7 @@ def export(
         err_console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         raise typer.Exit(EXIT_REJECTED) from None
     if output is None:  # Python source: the binary formats were refused without -o
-        sys.stdout.write(data)
+        sys.stdout.write(cast(str, data))
         return
     write_output(output, data)
     err_console.print(f"wrote {output} ({description})")

@@ -11,19 +11,17 @@ once and later ones are still found.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, cast
 
 from .. import ir, limits, syntax as S
 from ..diagnostics import Diagnostics, Label, error, suggest
-from ..evaluate import UNKNOWN, EvalError, Unknown, coerce, evaluate, show
+from ..evaluate import UNKNOWN, Env, EvalError, Unknown, ValueOrUnknown, coerce, evaluate, show
 from ..ir import Shape, Value, format_shape
 from ..layers import infer
 from ..program import BlockCall, LayerCall, Program, Unresolved
 from ..source import Span
 from ..train.errors import TrainError
 from ..train.settings import SETTING_NAMES, check_setting
-
-Env = Mapping[str, object]
 
 
 class _TooLarge(Exception):
@@ -67,7 +65,7 @@ class _Expander:
         self.parameters = 0
 
     # ---- values --------------------------------------------------------------------------
-    def value(self, expr: S.Expr, env: Env) -> object:
+    def value(self, expr: S.Expr, env: Env) -> ValueOrUnknown:
         """Evaluate, reporting errors; UNKNOWN when it cannot be known."""
         try:
             return evaluate(expr, env)
@@ -77,10 +75,10 @@ class _Expander:
             pass
         return UNKNOWN
 
-    def train_settings(self, net: S.Network, env: Env) -> dict[str, object]:
+    def train_settings(self, net: S.Network, env: Env) -> dict[str, Value]:
         """The `train { }` section's values, each checked as the trainer will check it, so a
         misspelt setting or an impossible value is found by `check`, at its line."""
-        train: dict[str, object] = {}
+        train: dict[str, Value] = {}
         seen: dict[str, Span] = {}
         for stmt in net.body:
             if not isinstance(stmt, S.TrainSection):
@@ -104,7 +102,7 @@ class _Expander:
                                          help=exc.help))
         return train
 
-    def with_channels(self, env: Env, shape: Shape | None) -> dict[str, object]:
+    def with_channels(self, env: Env, shape: Shape | None) -> dict[str, ValueOrUnknown]:
         return {**env, "channels": shape[0] if shape else UNKNOWN}
 
     def count(self, expr: S.Expr, env: Env) -> int | None:
@@ -208,7 +206,8 @@ class _Expander:
                                          f"this is {show(raw)}"))
                     ok = False
             else:
-                args[param.name] = coerce(param, param.default)  # type: ignore[arg-type]
+                # resolve rejected a call that omits a required argument, so this is a default
+                args[param.name] = coerce(param, cast(Value, param.default))
         if not ok or shape is None:
             return [], None
         out, ctx = infer(call.spec, args, shape, call.span, call.arg_spans, self.previous)
@@ -237,9 +236,10 @@ class _Expander:
             return [], None
         block = self.program.blocks[call.block]
         scope = self.with_channels(env, shape)
-        inner: dict[str, object] = {}
+        inner: dict[str, ValueOrUnknown] = {}
         for param in block.params:
-            expr = call.args.get(param.name, param.default)
+            # resolve rejected a call that omits a parameter without a default
+            expr = cast(S.Expr, call.args.get(param.name, param.default))
             inner[param.name] = self.value(expr, scope if param.name in call.args
                                            else self.with_channels(inner, shape))
         if self.call_depth >= limits.MAX_CALL_DEPTH:
@@ -300,7 +300,7 @@ class _Expander:
         results = [self.seq(branch, env, shape, inner) for branch in stmt.branches]
         if shape is None or not results or any(out is None for _, out in results):
             return [], None
-        shapes = [out for _, out in results]
+        shapes = [out for _, out in results if out is not None]  # all of them, checked above
         listing = ", ".join(format_shape(s) for s in shapes)
         labels = tuple(Label(body[-1].span, f"gives {format_shape(out)}") for body, out in results if body)
         if stmt.op == "add":
@@ -331,7 +331,7 @@ class _Expander:
                                      help=suggest(name, declared) or
                                      (f"its parameters are {', '.join(declared)}" if declared
                                       else "it takes no parameters")))
-        env: dict[str, object] = {}
+        env: dict[str, ValueOrUnknown] = {}
         for param in net.params:
             if param.name in overrides:
                 env[param.name] = overrides[param.name]
@@ -359,7 +359,7 @@ class _Expander:
         train = self.train_settings(net, env)
         if input_shape is None or out is None or self.diags.has_errors:
             return None
-        params = {k: v for k, v in env.items()}
+        params = cast("dict[str, Value]", {k: v for k, v in env.items()})  # no errors, so none is UNKNOWN
         return ir.Network(net.name, params, input_shape, out, tuple(body), net.span, train, self.program.files)
 
 

@@ -6,6 +6,8 @@ the shape rules themselves; this pass looks at layers in context.
 
 from __future__ import annotations
 
+from typing import cast
+
 from .. import ir
 from ..diagnostics import Diagnostics, Label, warning
 
@@ -57,7 +59,7 @@ def _no_effect(prev: ir.Layer | None, layer: ir.Layer) -> str | None:
         return "`flatten` of a vector changes nothing"
     if kind in ("dropout", "dropout2d") and layer.args["p"] == 0:
         return f"`{kind}` with p=0 changes nothing"
-    if kind in ("dropout", "dropout2d") and layer.args["p"] >= 1:
+    if kind in ("dropout", "dropout2d") and cast(float, layer.args["p"]) >= 1:  # a float, checked by coerce
         return f"`{kind}` with p={layer.args['p']:g} zeroes everything"
     return None
 

@@ -86,7 +86,7 @@ class _Resolver:
 
     # ---- bodies --------------------------------------------------------------------------
     def body(self, stmts: Sequence[S.Stmt], scope: frozenset[str], in_network: bool, top: bool) -> tuple:
-        out = []
+        out: list[object] = []
         for index, stmt in enumerate(stmts):
             if isinstance(stmt, S.Input) and in_network and top and index == 0:
                 for dim in stmt.shape.dims:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,7 @@ class Adaptation:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """The (C, H, W) images are brought to before normalisation (and flattening)."""
-        return self.source if len(self.target) == 1 else self.target  # type: ignore[return-value]
+        return self.source if len(self.target) == 1 else cast("tuple[int, int, int]", self.target)  # not a vector
 
     @property
     def flattens(self) -> bool:
@@ -61,7 +62,7 @@ class Adaptation:
 
     @staticmethod
     def from_json(data: dict) -> "Adaptation":
-        return Adaptation(tuple(data["source"]), tuple(data["target"]),  # type: ignore[arg-type]
+        return Adaptation(tuple(data["source"]), tuple(data["target"]),
                           tuple(float(m) for m in data["mean"]), tuple(float(s) for s in data["std"]))
 
 
@@ -79,7 +80,7 @@ def plan(source: tuple[int, int, int], target: tuple[int, ...]) -> tuple[int, in
     if c0 != c and c0 != 1 and not (c0 == 3 and c == 1):
         raise TrainError(f"cannot adapt {c0}-channel images to a {c}-channel network input",
                          help="use an input with 1 or 3 channels")
-    return target  # type: ignore[return-value]
+    return cast("tuple[int, int, int]", target)  # not a vector, so an image input (C, H, W)
 
 
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
@@ -127,10 +128,10 @@ def statistics(images: torch.Tensor, channels: int) -> tuple[tuple[float, ...], 
 
 def adaptation_for(images: torch.Tensor, target: tuple[int, ...]) -> Adaptation:
     """The adaptation of a training set to a network input, statistics included."""
-    source = tuple(images.shape[1:])
-    channels = plan(source, target)[0]  # type: ignore[arg-type]
+    source = cast("tuple[int, int, int]", tuple(images.shape[1:]))  # N x C x H x W images
+    channels = plan(source, target)[0]
     mean, std = statistics(images, channels)
-    return Adaptation(source, tuple(target), mean, std)  # type: ignore[arg-type]
+    return Adaptation(source, tuple(target), mean, std)
 
 
 class Normaliser:

@@ -68,7 +68,7 @@ class Augmenter:
         flips = torch.rand(count, generator=generator) < 0.5 if self.augmentation.flip else torch.zeros(count, dtype=torch.bool)
         self.offsets, self.flips = offsets.to(self.device), flips.to(self.device)
 
-    def __call__(self, images: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, positions: slice) -> torch.Tensor:
         """Augment a uint8 batch; `positions` are the samples' places in this epoch's order."""
         if not self.augmentation.active:
             return images

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, cast
 
 import numpy as np
 import torch
@@ -53,7 +53,7 @@ class Dataset:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train.images.shape[1:])  # type: ignore[return-value]
+        return cast("tuple[int, int, int]", tuple(self.train.images.shape[1:]))  # N x C x H x W images
 
 
 def load_dataset(spec: DataSpec, root: Path, input_shape: tuple[int, ...], classes: int, log: Log) -> Dataset:

@@ -25,7 +25,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar, cast
 
 import torch
 import torch.distributed as dist
@@ -48,7 +48,8 @@ ENVIRONMENT = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 # Where rank 0's store listens: torchrun sets these too, and the process group needs them.
 RENDEZVOUS = ("MASTER_ADDR", "MASTER_PORT")
 # DDP without re-broadcasting buffers at every forward pass; PyTorch 2.14 renamed the flag.
-NO_FORWARD_BUFFER_SYNC = ({"forward_sync_buffers": False}
+# (Any: which keyword it is depends on the PyTorch version, so mypy cannot match it.)
+NO_FORWARD_BUFFER_SYNC: dict[str, Any] = ({"forward_sync_buffers": False}
                           if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
                           else {"broadcast_buffers": False})
 
@@ -233,4 +234,4 @@ class Cluster:
         first = self.local_rank == 0
         early = self.agree(load if first else None)
         late = self.agree(None if first else load)
-        return early if first else late  # type: ignore[return-value]
+        return cast(T, early if first else late)  # the one of the two that ran `load`

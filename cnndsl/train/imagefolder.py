@@ -29,8 +29,8 @@ def decode_image(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndar
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image = image.convert(mode)
+        with Image.open(path) as opened:
+            image = opened.convert(mode)
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)

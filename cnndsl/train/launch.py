@@ -86,8 +86,9 @@ def failures_recorded(rank: int, report: Path | None = None) -> Iterator[None]:
         yield
     except Exception as exc:
         record = json.dumps(failure_record(exc, rank))
-        for path in filter(None, (os.environ.get(ERROR_FILE), report)):
-            atomic_write_text(Path(path), record)
+        for path in (os.environ.get(ERROR_FILE), report):
+            if path:
+                atomic_write_text(Path(path), record)
         raise
 
 

@@ -203,8 +203,8 @@ def confusion_chart(path: Path, confusion: torch.Tensor, classes: Sequence[str],
     draw.rectangle([bar_x, top, bar_x + 18, top + bar_h], outline=AXIS)
     small = font(13)
     for share in (0, 0.5, 1):
-        y = top + (1 - share) * (bar_h - 1)
-        draw.text((bar_x + 24, y - 8), f"{share:.0%}", font=small, fill=AXIS)
+        tick_y = top + (1 - share) * (bar_h - 1)
+        draw.text((bar_x + 24, tick_y - 8), f"{share:.0%}", font=small, fill=AXIS)
     draw.text((bar_x, top + bar_h + 8), "of true\nclass", font=small, fill=AXIS)
     save_png(image, path)
 

@@ -37,7 +37,7 @@ def build_optimizer(model: nn.Module, settings: TrainSettings) -> Optimizer:
     return _fused(Adam if settings.optimizer == "adam" else AdamW, groups, lr=settings.lr, betas=betas)
 
 
-def _fused(kind: type[Optimizer], groups: list[dict], **options: Any) -> Optimizer:
+def _fused(kind: type[SGD | Adam | AdamW], groups: list[dict], **options: Any) -> Optimizer:
     """The optimizer with its update fused into one kernel per step, where this PyTorch has
     that kernel for the parameters' device (recent releases do on CPU and CUDA, for all three
     optimizers); otherwise one batched `foreach` update per step."""

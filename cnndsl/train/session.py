@@ -117,6 +117,8 @@ def checked_settings(request: TrainRequest) -> tuple[TrainSettings, DataSpec]:
 
 def _mismatch(stored: dict, current: dict) -> str | None:
     stored = {"distributed": SINGLE_PROCESS, **stored}
+    old: object
+    new: object
     for path in RESUME_KEYS:
         old, new = stored, current
         for key in path:

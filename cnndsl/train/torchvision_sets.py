@@ -51,7 +51,7 @@ class Source:
         found = [self.locate(directory, name) for name in self.files[split]]
         if any(path is None for path in found):
             raise TrainError(f"missing files in {directory}")
-        return found  # type: ignore[return-value]
+        return [path for path in found if path is not None]  # all of them, checked above
 
     def missing(self, directory: Path) -> list[str]:
         needed = [name for split in SPLITS for name in self.files[split]] + list(self.meta)
