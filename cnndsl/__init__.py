@@ -11,9 +11,9 @@ Importing cnndsl does not import torch; only `compile` does.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from .compiler import CompileError, Report, check
+from .compiler import CompileError, Report, check, check_source
 from .ir import Value
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def summary(path_or_source: str | Path, network: str | None = None, **params: Va
     """The per-layer table and totals, as `cnndsl summary --format json` prints them."""
     from .counting import summarize
 
-    return summarize(_check(path_or_source, network, params).network()).as_json()
+    return summarize(check_source(path_or_source, network, params).network()).as_json()
 
 
 def compile(path_or_source: str | Path, network: str | None = None, **params: Value) -> "torch.nn.Module":
@@ -36,10 +36,4 @@ def compile(path_or_source: str | Path, network: str | None = None, **params: Va
     Raises `CompileError` (with the diagnostics) when the file is rejected."""
     from .backends.torch_module import build
 
-    return build(_check(path_or_source, network, params).network())
-
-
-def _check(path_or_source: str | Path, network: str | None, params: dict[str, Value]) -> Report:
-    """`check(path_or_source, network, **params)`. A `strict` or `every` among the params still
-    sets check's flag of that name; the cast is for mypy, which sees any Value reach those flags."""
-    return check(path_or_source, network, **cast("dict[str, Any]", params))
+    return build(check_source(path_or_source, network, params).network())

@@ -138,6 +138,13 @@ def _check_file(file: SourceFile, network: str | None, overrides: Mapping[str, V
 def check(path_or_source: str | Path, network: str | None = None, strict: bool = False,
           every: bool = False, **params: Value) -> Report:
     """Check a file or source text; the Python face of `cnndsl check`."""
+    return check_source(path_or_source, network, params, strict, every)
+
+
+def check_source(path_or_source: str | Path, network: str | None = None, params: Mapping[str, Value] | None = None,
+                 strict: bool = False, every: bool = False) -> Report:
+    """`check` with the network parameters as a mapping, so that any name (`strict`, `every`)
+    can be a network parameter."""
     file, problems = load(path_or_source)
     if file is None:
         return Report(None, problems)

@@ -153,3 +153,20 @@ def test_console_script_exit_codes(args: list[str], code: int) -> None:
     result = subprocess.run([sys.executable, "-m", "cnndsl", *args], capture_output=True, text=True, timeout=120)
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_version_is_the_package_s() -> None:
+    from importlib.metadata import version
+
+    import cnndsl
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.output == f"cnndsl {cnndsl.__version__}\n"
+    assert version("cnndsl") == cnndsl.__version__  # pyproject.toml reads it from the package
+
+
+def test_help_lists_every_command_in_order() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == ["check", "summary", "export", "train", "eval", "predict", "graph", "fmt"]

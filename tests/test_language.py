@@ -202,3 +202,9 @@ def test_compile_error_carries_diagnostics() -> None:
 def test_strict_promotes_warnings() -> None:
     report = cnndsl.check("network A { input 4 relu relu }", strict=True)
     assert not report.ok and report.diagnostics[0].code == "W0203"
+
+
+def test_any_name_can_be_a_network_parameter_of_compile_and_summary() -> None:
+    # `strict` and `every` are flags of `check`, not of `compile` and `summary`: there, they are the network's
+    source = "network A(strict = 2) { input 4 linear(strict) }"
+    assert cnndsl.summary(source, strict=3)["output"] == [3]

@@ -17,12 +17,27 @@ from ..render import print_diagnostics
 
 app = typer.Typer(
     name="cnndsl",
-    help="Check, summarise, compile and train convolutional networks written in the .net language.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        console.print(f"cnndsl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                          help="Print cnndsl's version and exit.")) -> None:
+    """Check, summarise, compile and train convolutional networks written in the .net language."""
+
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
