@@ -16,7 +16,10 @@ from .metrics import Evaluation
 
 class EpochBar:
     """A Rich progress bar for one epoch, showing running loss, accuracy and images/s. It
-    stays on screen when the epoch ends, followed by the epoch's test results."""
+    stays on screen when the epoch ends, followed by the epoch's test results.
+
+    It is drawn only when the trainer reports (a few times a second, between steps), not by
+    Rich's refresh thread, which would compete with the training loop for the interpreter."""
 
     def __init__(self, console: Console, epoch: int, epochs: int) -> None:
         self.progress = Progress(
@@ -28,6 +31,7 @@ class EpochBar:
             TimeElapsedColumn(),
             console=console,
             transient=False,
+            auto_refresh=False,
         )
         self.task = self.progress.add_task("train", total=None, loss=0.0, accuracy=0.0, speed=0.0)
 
@@ -39,7 +43,8 @@ class EpochBar:
         self.progress.stop()
 
     def update(self, done: int, total: int, loss: float, accuracy: float, speed: float) -> None:
-        self.progress.update(self.task, completed=done, total=total, loss=loss, accuracy=accuracy, speed=speed)
+        self.progress.update(self.task, completed=done, total=total, loss=loss, accuracy=accuracy, speed=speed,
+                             refresh=True)
 
 
 def epoch_line(record: dict) -> str:
