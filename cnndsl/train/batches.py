@@ -35,6 +35,7 @@ class DeviceSplit:
         return int(self.labels.shape[0])
 
     def images_at(self, index: torch.Tensor | slice) -> torch.Tensor:
-        """uint8 images at the adapted channels and size."""
-        images = self.images[index]
+        """uint8 images at the adapted channels and size. (`index_select` gathers a batch of
+        small images several times faster on the CPU than indexing with a tensor.)"""
+        images = self.images[index] if isinstance(index, slice) else self.images.index_select(0, index)
         return geometry(images, self.adaptation) if self.deferred else images

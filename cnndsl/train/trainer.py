@@ -140,7 +140,7 @@ class Trainer:
         for step in range(steps):
             positions = slice(step * size + share.start, step * size + share.stop)
             index = order[positions]
-            inputs, targets = self.inputs(split, index, positions), split.labels[index]
+            inputs, targets = self.inputs(split, index, positions), split.labels.index_select(0, index)
             with self.plan.autocast():
                 logits = self.forward(inputs)
                 loss = self.criterion(logits, targets)
