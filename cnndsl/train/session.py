@@ -13,7 +13,7 @@ decides (the run directory, a checkpoint to resume from) is sent to the others.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -110,9 +110,20 @@ def checked_settings(request: TrainRequest) -> tuple[TrainSettings, DataSpec]:
     net = request.net
     settings = resolve(net.train, request.flags, f"the train section of {net.name}")
     spec = parse_spec(settings.data)
+    if spec.path is not None:  # a folder: found where the reader of the command or the file expects it
+        spec = DataSpec(spec.kind, (_data_base(request) / spec.path).resolve())
+        settings = replace(settings, data=str(spec))
     if request.limit is not None and request.limit < 1:
         raise TrainError(f"--limit must be at least 1, not {request.limit}")
     return settings, spec
+
+
+def _data_base(request: TrainRequest) -> Path:
+    """Where a relative `imagefolder:PATH` starts: the working directory for `--data`, the
+    network file's folder for a `train` section (as `use` paths do), so that a file naming
+    the folder beside it trains from anywhere. The run records the absolute path."""
+    source = request.net.span.file.path
+    return source.parent if request.flags.get("data") is None and source is not None else Path.cwd()
 
 
 def _mismatch(stored: dict, current: dict) -> str | None:

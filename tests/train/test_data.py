@@ -19,7 +19,8 @@ from cnndsl.train.errors import TrainError, UsageError
 from cnndsl.train.idx import read_idx
 from cnndsl.train.safe_pickle import load_array_pickle
 
-from .conftest import bar_images, write_idx, write_mnist
+from .conftest import TINY_NET, bar_images, write_idx, write_mnist
+from .helpers import train
 
 
 def quiet(message: str) -> None:
@@ -158,6 +159,22 @@ def test_image_folder_without_split(tmp_path: Path) -> None:
     assert dataset.image_shape == (3, 8, 8)
     assert dataset.train.images[0, :, 0, 0].tolist() == [0, 255, 0]
     assert list(root.glob(".cnndsl-*.pt"))
+
+
+def test_a_relative_image_folder_is_found_beside_the_network_or_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    _image_folder(project / "pets", {"cat": 6, "dog": 6})
+    _image_folder(elsewhere / "pets", {"cat": 6, "dog": 6})
+    net = project / "pets.net"
+    net.write_text(TINY_NET.replace("    linear(classes)\n", '    linear(classes)\n    train { data = "imagefolder:pets" }\n'))
+    monkeypatch.chdir(elsewhere)
+    # in the section: beside the file, wherever the command runs
+    from_section = train(net, tmp_path / "a", epochs=1, params={"classes": 2})
+    assert from_section.read_config()["data"]["spec"] == f"imagefolder:{(project / 'pets').resolve()}"
+    # on the command line: from the working directory, as shells resolve paths
+    from_flag = train(net, tmp_path / "b", epochs=1, params={"classes": 2}, data="imagefolder:pets")
+    assert from_flag.read_config()["data"]["spec"] == f"imagefolder:{(elsewhere / 'pets').resolve()}"
 
 
 def test_image_folder_with_train_and_test(tmp_path: Path) -> None:
