@@ -10,7 +10,8 @@ from pathlib import Path
 from .errors import UsageError
 
 TORCHVISION_SETS = ("mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100", "svhn")
-DATASET_NAMES = TORCHVISION_SETS + ("digits", "fake", "imagefolder:PATH")
+NAMED_SETS = TORCHVISION_SETS + ("digits", "fake")  # the data sets named without a path
+DATASET_NAMES = NAMED_SETS + ("imagefolder:PATH",)
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ def parse_spec(text: str) -> DataSpec:
         if not sep or not path:
             raise UsageError("`imagefolder` needs a folder: --data imagefolder:PATH")
         return DataSpec("imagefolder", Path(path).expanduser())
-    if sep or kind not in TORCHVISION_SETS + ("digits", "fake"):
-        close = difflib.get_close_matches(kind, TORCHVISION_SETS + ("digits", "fake", "imagefolder"), n=1)
+    if sep or kind not in NAMED_SETS:
+        close = difflib.get_close_matches(kind, NAMED_SETS + ("imagefolder",), n=1)
         raise UsageError(f"unknown data set `{text}`", help=(f"did you mean `{close[0]}`? " if close else "")
                          + f"known data sets: {', '.join(DATASET_NAMES)}")
     return DataSpec(kind)
