@@ -4,36 +4,27 @@
     model = cnndsl.compile("lenet5.net", classes=10)   # a torch.nn.Module
     report = cnndsl.check("lenet5.net")                # diagnostics, without torch
     info = cnndsl.summary("lenet5.net")                # what `summary --format json` prints
+    net = cnndsl.load("lenet5.net")                    # a checked network, for all of the above
+    cnndsl.diagram(net)                                # the diagram (SVG in a notebook)
 
-Importing cnndsl does not import torch; only `compile` does.
+Importing cnndsl imports neither torch nor IPython; only `compile` (and training) imports
+torch. In IPython or Jupyter, `%load_ext cnndsl` adds the `%%cnndsl` cell magic.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .compiler import CompileError, Report, check, check_source
-from .ir import Value
+from .api import Diagram, Network, SummaryInfo, compile, diagram, load, summary
+from .compiler import CompileError, Report, check
 
-if TYPE_CHECKING:
-    import torch
-
-__all__ = ["CompileError", "Report", "check", "compile", "summary"]
+__all__ = ["CompileError", "Diagram", "Network", "Report", "SummaryInfo", "check", "compile", "diagram", "load",
+           "load_ipython_extension", "summary"]
 __version__ = "0.1.0"
 
 
-def summary(path_or_source: str | Path, network: str | None = None, **params: Value) -> dict[str, Any]:
-    """The per-layer table and totals, as `cnndsl summary --format json` prints them."""
-    from .counting import summarize
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext cnndsl`: register the `%%cnndsl` cell magic."""
+    from .magic import register
 
-    return summarize(check_source(path_or_source, network, params).network()).as_json()
-
-
-def compile(path_or_source: str | Path, network: str | None = None, **params: Value) -> "torch.nn.Module":
-    """Check a file (or source text) and build its network as a `torch.nn.Module`.
-
-    Raises `CompileError` (with the diagnostics) when the file is rejected."""
-    from .backends.torch_module import build
-
-    return build(check_source(path_or_source, network, params).network())
+    register(ipython)

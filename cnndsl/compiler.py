@@ -9,7 +9,7 @@ import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from . import ir
 from .diagnostics import Diagnostic, Diagnostics, error
@@ -48,6 +48,21 @@ class Report:
         if not self.ok or len(self.networks) != 1:
             raise CompileError(self.diagnostics)
         return self.networks[0]
+
+    @property
+    def name(self) -> str:
+        """The name the checked file (or source text) is shown under."""
+        return self.file.name if self.file is not None else "<source>"
+
+    def _repr_html_(self) -> str:
+        from .display import report_renderables, rich_html
+
+        return rich_html(report_renderables(self))
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        from .display import report_renderables, rich_plain
+
+        printer.text(rich_plain(report_renderables(self)))
 
 
 def load(path_or_source: str | Path, name: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:

@@ -41,6 +41,13 @@ class CompiledNetwork(nn.Sequential):
     def extra_repr(self) -> str:
         return f"{self.network_name}: {ir.format_shape(self.input_shape)} -> {ir.format_shape(self.output_shape)}"
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the summary table of the network (the module tree stays the text form)."""
+        from ..display import summary_html
+        from ..counting import summarize
+
+        return summary_html(summarize(self.network).as_json())
+
 
 def build(net: ir.Network) -> CompiledNetwork:
     """The `nn.Module` for a checked network.
