@@ -2,8 +2,9 @@
 already has an attribute of that name (`nn.Module.add_module` refuses them).
 
 Known here so that `check` reports the clash (E0029) without importing torch. The list is
-`dir()` of the compiled network and of `nn.Sequential` in PyTorch 2.14; a test compares it with
-the installed PyTorch, and the backend still refuses any name a newer PyTorch adds (E0301).
+`dir()` of the compiled network (with its notebook display, `_repr_html_`) and of
+`nn.Sequential` in PyTorch 2.14; a test compares it with the installed PyTorch, and the
+backend still refuses any name a newer PyTorch adds (E0301).
 """
 
 RESERVED = frozenset({
@@ -14,7 +15,7 @@ RESERVED = frozenset({
     "_is_full_backward_hook", "_load_from_state_dict", "_load_state_dict_post_hooks",
     "_load_state_dict_pre_hooks", "_maybe_warn_non_full_backward_hook", "_modules",
     "_named_members", "_non_persistent_buffers_set", "_parameters",
-    "_register_load_state_dict_pre_hook", "_register_state_dict_hook",
+    "_register_load_state_dict_pre_hook", "_register_state_dict_hook", "_repr_html_",
     "_replicate_for_data_parallel", "_save_to_state_dict", "_slow_forward", "_state_dict_hooks",
     "_state_dict_pre_hooks", "_version", "_wrapped_call_impl", "add_module", "append", "apply",
     "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu", "cuda", "double",
