@@ -49,9 +49,9 @@ from tqdm import tqdm
 
 import cnndsl
 from cnndsl.backends.torch_module import build
-from cnndsl.train.idx import read_idx
-from cnndsl.train.session import Session, TrainRequest
-from cnndsl.train.settings import SETTING_NAMES
+from cnndsl.train.data.idx import read_idx
+from cnndsl.train.commands.session import Session, TrainRequest
+from cnndsl.train_schema import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 LENET = ROOT / "architectures" / "lenet5.net"

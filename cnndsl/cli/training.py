@@ -118,8 +118,8 @@ def train(
              "label_smoothing": label_smoothing, "augment": _value(augment), "seed": seed}
     with reported_errors():
         from ..backends.torch_module import build
-        from ..train.launch import launch, train_here
-        from ..train.session import TrainRequest
+        from ..train.commands.launch import launch, train_here
+        from ..train.commands.session import TrainRequest
 
         request = TrainRequest(net, build, flags, data_root, limit, device.value, compile_, out, resume)
         if nproc is not None and nproc > 1:
@@ -147,8 +147,8 @@ def eval_(
 ) -> None:
     """Test loss, accuracy, per-class accuracy and confusion matrix of a trained run."""
     with reported_errors():
-        from ..train.inference import evaluate_run, load_run
-        from ..train.report import confusion_table, results_table
+        from ..train.commands.inference import evaluate_run, load_run
+        from ..train.commands.report import confusion_table, results_table
 
         def log(message: str) -> None:
             err_console.print(message, highlight=False)
@@ -173,7 +173,7 @@ def predict(
 ) -> None:
     """The most likely classes for image files, adapted as the training images were."""
     with reported_errors():
-        from ..train.inference import load_run, predict_images
+        from ..train.commands.inference import load_run, predict_images
 
         loaded = load_run(run_dir, device.value, _warn)
         predictions = predict_images(loaded, images, top_k)

@@ -20,8 +20,7 @@ from ..ir import Shape, Value, format_shape
 from ..layers import infer
 from ..program import BlockCall, LayerCall, Program, Unresolved
 from ..source import Span
-from ..train.errors import TrainError
-from ..train.settings import SETTING_NAMES, check_setting
+from ..train_schema import SETTING_NAMES, Problem, check_setting
 
 
 class _TooLarge(Exception):
@@ -93,13 +92,14 @@ class _Expander:
                 value = self.value(setting.value, env)
                 if value is UNKNOWN:
                     continue
-                try:
-                    train[setting.name] = check_setting(setting.name, value)
-                except TrainError as exc:
+                checked = check_setting(setting.name, value)
+                if isinstance(checked, Problem):
                     known = setting.name in SETTING_NAMES
-                    self.diags.add(error("E0037", exc.message, setting.value.span if known else setting.span,
+                    self.diags.add(error("E0037", checked.message, setting.value.span if known else setting.span,
                                          f"this is {show(value)}" if known else "not a training setting",
-                                         help=exc.help))
+                                         help=checked.help))
+                else:
+                    train[setting.name] = checked
         return train
 
     def with_channels(self, env: Env, shape: Shape | None) -> dict[str, ValueOrUnknown]:

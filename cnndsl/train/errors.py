@@ -7,6 +7,8 @@ usage error such as an unknown data set.
 
 from __future__ import annotations
 
+from ..train_schema import Problem
+
 
 class TrainError(Exception):
     """The input was rejected (exit 1). `help` is an optional line on how to fix it."""
@@ -23,3 +25,10 @@ class UsageError(TrainError):
     """The command was used wrongly (exit 2), e.g. an unknown data set name."""
 
     exit_code = 2
+
+
+def rejected(problem: Problem, where: str | None = None) -> TrainError:
+    """The error for a value the schema refused, its message prefixed with `where` (the
+    section or flag that gave it): a usage error when the problem is one."""
+    message = f"{where}: {problem.message}" if where else problem.message
+    return (UsageError if problem.usage else TrainError)(message, problem.help)

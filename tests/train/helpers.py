@@ -10,9 +10,9 @@ from rich.console import Console
 
 import cnndsl
 from cnndsl.backends.torch_module import build
-from cnndsl.train.rundir import RunDir
-from cnndsl.train.session import Session, TrainRequest
-from cnndsl.train.settings import SETTING_NAMES
+from cnndsl.train.commands.session import Session, TrainRequest
+from cnndsl.train.rundir.files import RunDir
+from cnndsl.train_schema import SETTING_NAMES
 
 DETERMINISTIC_METRICS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr")
 

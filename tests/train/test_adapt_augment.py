@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnndsl.train.adapt import Adaptation, Normaliser, adaptation_for, convert_channels, geometry, plan, resize
-from cnndsl.train.augment import Augmentation, Augmenter, choose
+from cnndsl.train.data.adapt import Adaptation, Normaliser, adaptation_for, convert_channels, geometry, plan, resize
+from cnndsl.train.data.augment import Augmentation, Augmenter, choose
 from cnndsl.train.errors import TrainError
 
 

@@ -12,12 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from cnndsl.train import torchvision_sets
-from cnndsl.train.datasets import load_dataset, split_every
-from cnndsl.train.dataspec import DataSpec, parse_spec
+from cnndsl.train.data import torchvision_sets
+from cnndsl.train.data.idx import read_idx
+from cnndsl.train.data.images import split_every
+from cnndsl.train.data.safe_pickle import load_array_pickle
+from cnndsl.train.data.sources import load_dataset, parse_spec
 from cnndsl.train.errors import TrainError, UsageError
-from cnndsl.train.idx import read_idx
-from cnndsl.train.safe_pickle import load_array_pickle
+from cnndsl.train_schema import DataSpec
 
 from .conftest import TINY_NET, bar_images, write_idx, write_mnist
 from .helpers import train

@@ -27,11 +27,11 @@ import torch
 from typer.testing import CliRunner
 
 from cnndsl.cli import app
-from cnndsl.train.distributed import Cluster
+from cnndsl.train.commands.launch import failure_record, worker_failure
+from cnndsl.train.commands.session import _mismatch
+from cnndsl.train.distributed.cluster import Cluster
 from cnndsl.train.errors import TrainError, UsageError
-from cnndsl.train.launch import failure_record, worker_failure
-from cnndsl.train.rundir import RunDir
-from cnndsl.train.session import _mismatch
+from cnndsl.train.rundir.files import RunDir
 from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 
 from .conftest import TINY_NET

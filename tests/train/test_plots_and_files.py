@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from cnndsl.train.errors import TrainError
-from cnndsl.train.plots import Series, confusion_chart, line_chart, nice_ticks, percent, samples_chart
-from cnndsl.train.rundir import RunDir, safe_load
+from cnndsl.train.rundir.files import RunDir, safe_load
+from cnndsl.train.rundir.plots import Series, confusion_chart, line_chart, nice_ticks, percent, samples_chart
 
 
 @pytest.mark.parametrize("low, high, count, expected", [

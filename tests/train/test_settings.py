@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cnndsl.train.errors import TrainError, UsageError
-from cnndsl.train.settings import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, SETTING_NAMES, resolve
+from cnndsl.train.loop.settings import resolve
+from cnndsl.train_schema import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, SETTING_NAMES
 
 NO_FLAGS = {name: None for name in SETTING_NAMES}
 
@@ -72,7 +73,7 @@ def test_optimizers_fuse_their_update_where_torch_can_and_fall_back_where_it_can
         optimizer: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from cnndsl.train import recipe
+    from cnndsl.train.loop import recipe
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
     settings = resolve({"data": "digits", "optimizer": optimizer}, NO_FLAGS, "here")

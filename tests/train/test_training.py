@@ -11,11 +11,11 @@ import torch
 
 import cnndsl
 
-from cnndsl.train import session as session_module
-from cnndsl.train import trainer as trainer_module
+from cnndsl.train.commands import session as session_module
+from cnndsl.train.commands.session import Interrupted
 from cnndsl.train.errors import TrainError
-from cnndsl.train.rundir import RunDir
-from cnndsl.train.session import Interrupted
+from cnndsl.train.loop import trainer as trainer_module
+from cnndsl.train.rundir.files import RunDir
 
 from .helpers import deterministic, train, weights
 

@@ -54,7 +54,7 @@ def _guard(folder: str) -> None:
 def _patch_trainer() -> None:
     import torch
 
-    from cnndsl.train import trainer
+    from cnndsl.train.loop import trainer
 
     train_epoch, evaluate = trainer.Trainer.train_epoch, trainer.Trainer.evaluate
 

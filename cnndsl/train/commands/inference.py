@@ -15,18 +15,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .adapt import Adaptation, Normaliser, geometry, plan
-from .batches import DeviceSplit
-from .datasets import Log, load_dataset
-from .dataspec import parse_spec
-from .device import DevicePlan, pick_device
-from .errors import TrainError, UsageError
-from .imagefolder import decode_image, pil_mode
-from .metrics import Evaluation
-from .recipe import build_criterion
-from .rundir import COMPLETE, RunDir
-from .settings import TrainSettings
-from .trainer import evaluate, model_inputs
+from ...train_schema import TrainSettings
+from ..data.adapt import Adaptation, Normaliser, geometry, plan
+from ..data.batches import DeviceSplit
+from ..data.imagefolder import decode_image, pil_mode
+from ..data.images import Log
+from ..data.sources import load_dataset, parse_spec
+from ..errors import TrainError, UsageError
+from ..loop.device import DevicePlan, pick_device
+from ..loop.metrics import Evaluation
+from ..loop.recipe import build_criterion
+from ..loop.trainer import evaluate, model_inputs
+from ..rundir.files import COMPLETE, RunDir
 
 EVAL_BATCH_SIZE = 256
 

@@ -18,7 +18,7 @@ from typing import ContextManager
 
 import torch
 
-from .errors import TrainError
+from ..errors import TrainError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 

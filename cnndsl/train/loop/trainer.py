@@ -20,14 +20,14 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .adapt import Normaliser
-from .augment import Augmenter
-from .batches import DeviceSplit
+from ...train_schema import TrainSettings
+from ..data.adapt import Normaliser
+from ..data.augment import Augmenter
+from ..data.batches import DeviceSplit
+from ..distributed.cluster import Cluster
 from .device import DevicePlan
-from .distributed import Cluster
 from .metrics import Evaluation, confusion_matrix
 from .recipe import build_criterion, build_optimizer, build_schedule
-from .settings import TrainSettings
 
 # How often (seconds) the progress display is updated and the loss checked for NaN.
 REFRESH_SECONDS = 0.25

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..atomic import atomic_torch_save
+from ...atomic import atomic_torch_save
 
 CACHE_FORMAT = 1
 

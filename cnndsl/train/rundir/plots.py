@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..atomic import atomic_write
+from ...atomic import atomic_write
 
 WHITE, BLACK, GRID, AXIS = (255, 255, 255), (20, 20, 20), (225, 225, 225), (90, 90, 90)
 SERIES_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))

@@ -32,9 +32,9 @@ from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-from ..atomic import atomic_write_text
-from .distributed import Cluster, running_distributed
-from .errors import TrainError, UsageError
+from ...atomic import atomic_write_text
+from ..distributed.cluster import Cluster, running_distributed
+from ..errors import TrainError, UsageError
 from .session import Interrupted, Session, TrainRequest, checked_settings
 
 ERROR_FILE = "TORCHELASTIC_ERROR_FILE"

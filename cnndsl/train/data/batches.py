@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .adapt import Adaptation, bytes_after_geometry, geometry
-from .datasets import ImageSet
+from .images import ImageSet
 
 # Adapted data sets up to this size are stored resized; larger ones are resized per batch.
 STORE_RESIZED_LIMIT = 4 * 2**30

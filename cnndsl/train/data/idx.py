@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TrainError
+from ..errors import TrainError
 
 UBYTE_TYPE_CODE = 0x08
 HEADER_BYTES = 4

@@ -1,94 +1,47 @@
 """The data sets `--data` names, each loaded as two uint8 image tensors (train and test).
 
-Every loader returns whole tensors, `N x C x H x W` uint8 images and int64 labels, in the
-data set's own size and channels; adapting them to a network's input is `adapt.py`'s job.
-Keeping the raw bytes means a data set is decoded once and then costs only indexing.
+Every loader returns whole tensors, `N x C x H x W` uint8 images and int64 labels (images.py),
+in the data set's own size and channels: the torchvision sets (torchvision_sets.py), a folder
+of images (imagefolder.py), scikit-learn's digits and generated `fake` data (here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, cast
 
 import numpy as np
 import torch
 
-from .dataspec import TORCHVISION_SETS, DataSpec
-from .errors import TrainError
+from ...train_schema import TORCHVISION_SETS, DataSpec, Problem, read_spec
+from ..errors import TrainError, rejected
+from .imagefolder import load_image_folder
+from .images import Dataset, ImageSet, Log, from_arrays, split_every
+from .torchvision_sets import load_torchvision
 
-# One sample in TEST_EVERY goes to the test split of data sets that come without one.
-TEST_EVERY = 5
 FAKE_TRAIN_SAMPLES = 512
 FAKE_TEST_SAMPLES = 128
 FAKE_SEED = 0
 
-Log = Callable[[str], None]
 
-
-@dataclass(frozen=True)
-class ImageSet:
-    """Images as `N x C x H x W` uint8 and their labels as int64, both on the CPU."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def first(self, count: int) -> "ImageSet":
-        return ImageSet(self.images[:count], self.labels[:count])
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A data set with its class names; `flip` says whether a mirrored image keeps its class
-    (true for photographs, false for digits and characters)."""
-
-    spec: str
-    classes: tuple[str, ...]
-    train: ImageSet
-    test: ImageSet
-    flip: bool
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return cast("tuple[int, int, int]", tuple(self.train.images.shape[1:]))  # N x C x H x W images
+def parse_spec(text: str) -> DataSpec:
+    """`mnist`, `imagefolder:PATH`, ...; an unknown name is a usage error (exit 2)."""
+    spec = read_spec(text)
+    if isinstance(spec, Problem):
+        raise rejected(spec)
+    return spec
 
 
 def load_dataset(spec: DataSpec, root: Path, input_shape: tuple[int, ...], classes: int, log: Log) -> Dataset:
     """Load a data set. `input_shape` and `classes` (the network's) shape only what has no
     size of its own: `fake` data, and images of a folder decoded to one size."""
     if spec.kind in TORCHVISION_SETS:
-        from .torchvision_sets import load_torchvision
-
         return load_torchvision(spec.kind, root, log)
     if spec.kind == "digits":
         return _digits()
     if spec.kind == "imagefolder":
-        from .imagefolder import load_image_folder
-
         assert spec.path is not None
         return load_image_folder(spec.path, input_shape, log)
     return _fake(input_shape, classes)
-
-
-def split_every(labels: np.ndarray, every: int = TEST_EVERY) -> tuple[np.ndarray, np.ndarray]:
-    """A deterministic, class-balanced split: within each class, in order, every `every`-th
-    sample goes to the test set. Returns the train and test indices, each sorted."""
-    test = np.zeros(len(labels), dtype=bool)
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        test[members[every - 1::every]] = True
-    return np.flatnonzero(~test), np.flatnonzero(test)
-
-
-def from_arrays(images: np.ndarray, labels: np.ndarray) -> ImageSet:
-    """An ImageSet from numpy arrays (`N x C x H x W` uint8 images, integer labels)."""
-    images = np.ascontiguousarray(images, dtype=np.uint8)
-    if not images.flags.writeable:  # a view of a file's bytes: torch wants its own copy
-        images = images.copy()
-    return ImageSet(torch.from_numpy(images), torch.from_numpy(np.array(labels, dtype=np.int64)))
 
 
 def _digits() -> Dataset:

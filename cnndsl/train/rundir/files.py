@@ -25,9 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..source import SourceFile
-from ..atomic import atomic_torch_save, atomic_write_text
-from .errors import TrainError, UsageError
+from ...atomic import atomic_torch_save, atomic_write_text
+from ...source import SourceFile
+from ..errors import TrainError, UsageError
 
 CONFIG = "config.json"
 STATUS = "status.json"

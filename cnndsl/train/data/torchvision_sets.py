@@ -15,10 +15,10 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import TrainError
 from .cache import cached
-from .datasets import Dataset, ImageSet, Log, from_arrays
-from .errors import TrainError
 from .idx import read_idx
+from .images import Dataset, ImageSet, Log, from_arrays
 from .safe_pickle import load_array_pickle
 
 SPLITS = ("train", "test")

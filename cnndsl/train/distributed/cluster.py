@@ -1,7 +1,7 @@
 """The processes of one training run, and what they must do together.
 
 `cnndsl train` runs as one process, or as one of several started by torchrun or by
-`--nproc` (launch.py), which say who is who in the environment variables RANK,
+`--nproc` (commands/launch.py), which say who is who in the environment variables RANK,
 WORLD_SIZE and LOCAL_RANK. A `Cluster` is this process's place among them; for a single
 process every method is trivial, so the training code has one path for both.
 
@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .errors import TrainError
+from ..errors import TrainError
 
 T = TypeVar("T")
 

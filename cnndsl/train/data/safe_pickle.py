@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TrainError
+from ..errors import TrainError
 
 _RECONSTRUCT = np.empty(0).__reduce__()[0]
 _ALLOWED = {

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import TrainError, UsageError
 from .cache import cached
-from .datasets import TEST_EVERY, Dataset, ImageSet, Log, from_arrays, split_every
-from .errors import TrainError, UsageError
+from .images import TEST_EVERY, Dataset, ImageSet, Log, from_arrays, split_every
 
 
 def pil_mode(channels: int) -> str:

@@ -5,7 +5,7 @@ count, device, an existing run directory) happens before anything is written, so
 rejected command leaves nothing behind; after that, each finished epoch is saved before
 the next begins, and the run is marked complete last.
 
-A session may be one rank of several (distributed.py): then every rank loads the data and
+A session may be one rank of several (distributed/cluster.py): then every rank loads the data and
 trains, rank 0 alone reads and writes the run directory and prints, and what rank 0
 decides (the run directory, a checkpoint to resume from) is sent to the others.
 """
@@ -21,23 +21,24 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from .. import __version__, ir
-from ..ir import format_shape
-from .adapt import Adaptation, Normaliser, adaptation_for
-from .augment import Augmentation, Augmenter, choose
-from .batches import DeviceSplit
-from .datasets import Dataset, ImageSet, load_dataset
-from .dataspec import DataSpec, parse_spec
-from .device import DevicePlan, pick_device
-from .distributed import Cluster
-from .errors import TrainError
-from .metrics import Evaluation
-from .plots import Series, confusion_chart, line_chart, percent, samples_chart
+from ... import __version__, ir
+from ...ir import format_shape
+from ...train_schema import DataSpec, TrainSettings
+from ..data.adapt import Adaptation, Normaliser, adaptation_for
+from ..data.augment import Augmentation, Augmenter, choose
+from ..data.batches import DeviceSplit
+from ..data.images import Dataset, ImageSet
+from ..data.sources import load_dataset, parse_spec
+from ..distributed.cluster import Cluster
+from ..errors import TrainError
+from ..loop.device import DevicePlan, pick_device
+from ..loop.metrics import Evaluation
+from ..loop.settings import resolve
+from ..loop.trainer import Diverged, Trainer, effective_batch_size
+from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, INTERRUPTED,
+                            LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir)
+from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
 from .report import EpochBar, epoch_line, results_table
-from .rundir import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, INTERRUPTED, LOSS_PLOT,
-                     RUNNING, SAMPLES_PLOT, RunDir)
-from .settings import TrainSettings, resolve
-from .trainer import Diverged, Trainer, effective_batch_size
 
 CONFIG_FORMAT = 1
 MIN_TRAINING_IMAGES = 2
@@ -85,7 +86,7 @@ def classes_of(net: ir.Network) -> int:
 def class_count_hint(net: ir.Network, wanted: int) -> str:
     """Which `--set` gives the network `wanted` outputs: an integer parameter equal to the
     current class count that, changed to `wanted`, makes the output `wanted` long."""
-    from ..compiler import check_file
+    from ...compiler import check_file
 
     have = net.output_shape[0]
     candidates = sorted((name for name, value in net.params.items() if type(value) is int and value == have),

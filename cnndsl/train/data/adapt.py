@@ -15,7 +15,7 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 
-from .errors import TrainError
+from ..errors import TrainError
 
 # ITU-R 601-2 luma, the weights Pillow's RGB -> "L" conversion uses.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)

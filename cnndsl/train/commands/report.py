@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .metrics import Evaluation
+from ..loop.metrics import Evaluation
 
 
 class EpochBar:
