@@ -1,7 +1,9 @@
-"""Expressions: evaluation with exact integer division, and coercion to a layer's parameters."""
+"""Expressions: evaluation with exact integer division, and coercion to a layer's parameters;
+and values written on a command line (`--set NAME=VALUE`), read as the language reads them."""
 
 from __future__ import annotations
 
+import ast
 import enum
 import math
 from typing import Final, Mapping, Union
@@ -159,3 +161,18 @@ def coerce(param: Param, value: Value) -> Value:
         if any(n > param.maximum for n in numbers):
             raise ValueError(f"must be at most {param.maximum:g}, found {show(value)}")
     return result
+
+
+def parse_value(text: str) -> Value:
+    """A `--set` value: an integer, a number, true/false, a tuple, or else a string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    if isinstance(value, (int, float, str)) or (
+            isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)):
+        return value
+    return text

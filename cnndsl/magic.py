@@ -26,6 +26,7 @@ from IPython.display import display
 
 from .api import Network
 from .compiler import Report, check_file
+from .evaluate import parse_value
 from .ir import Value
 from .parser import decode_source
 
@@ -35,8 +36,6 @@ DECLARED = re.compile(r"^\s*network\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
 
 def parse_sets(items: list[str]) -> dict[str, Value]:
     """`--set NAME=VALUE` items, with the command line's reading of values."""
-    from .cli.app import parse_value
-
     values: dict[str, Value] = {}
     for item in items:
         name, sep, raw = item.partition("=")

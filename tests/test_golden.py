@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cnndsl.cli.app import parse_value
 from cnndsl.compiler import check_file
+from cnndsl.evaluate import parse_value
 from cnndsl.parser import read_source
 from cnndsl.render import plain
 

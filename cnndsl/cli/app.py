@@ -3,7 +3,6 @@ printing diagnostics, and the exit codes of CLI.md (0 ok, 1 input rejected, 2 us
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Optional
 
@@ -12,6 +11,7 @@ from rich.console import Console
 
 from .. import ir
 from ..compiler import Report, check_file, load
+from ..evaluate import parse_value
 from ..ir import Value
 from ..render import print_diagnostics
 
@@ -52,21 +52,6 @@ StrictOption = typer.Option(False, "--strict", help="Treat warnings as errors.")
 def usage_error(message: str) -> typer.Exit:
     err_console.print(f"[bold red]error[/]: {message}")
     return typer.Exit(EXIT_USAGE)
-
-
-def parse_value(text: str) -> Value:
-    """A `--set` value: an integer, a number, true/false, a tuple, or else a string."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
-    if isinstance(value, (int, float, str)) or (
-            isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)):
-        return value
-    return text
 
 
 def parse_sets(sets: Optional[list[str]]) -> dict[str, Value]:
