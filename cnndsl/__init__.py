@@ -6,20 +6,21 @@
     info = cnndsl.summary("lenet5.net")                # what `summary --format json` prints
     net = cnndsl.load("lenet5.net")                    # a checked network, for all of the above
     cnndsl.diagram(net)                                # the diagram (SVG in a notebook)
+    cnndsl.load_weights(model, "resnet18.pth")         # another model's tensors, in order
 
-Importing cnndsl imports neither torch nor IPython; only `compile` (and training) imports
-torch. In IPython or Jupyter, `%load_ext cnndsl` adds the `%%cnndsl` cell magic.
+Importing cnndsl imports neither torch nor IPython; only `compile`, `load_weights` (and
+training) import torch. In IPython or Jupyter, `%load_ext cnndsl` adds the `%%cnndsl` cell magic.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .api import Diagram, Network, SummaryInfo, compile, diagram, load, summary
+from .api import Diagram, Network, SummaryInfo, compile, diagram, load, load_weights, summary
 from .compiler import CompileError, Report, check
 
 __all__ = ["CompileError", "Diagram", "Network", "Report", "SummaryInfo", "check", "compile", "diagram", "load",
-           "load_ipython_extension", "summary"]
+           "load_ipython_extension", "load_weights", "summary"]
 __version__ = "0.1.0"
 
 

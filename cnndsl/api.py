@@ -21,6 +21,8 @@ from .display import human, shape_text, summary_html, summary_plain, svg_inline
 from .ir import Value
 
 if TYPE_CHECKING:
+    import torch
+
     from .backends.torch_module import CompiledNetwork
     from .graph.scene import Scene
 
@@ -174,3 +176,15 @@ def compile(target: Target, network: str | None = None, **params: Value) -> "Com
 
     return build(checked(target, network, params))
 
+
+def load_weights(model: "torch.nn.Module", source: "Mapping[str, torch.Tensor] | str | Path") -> "torch.nn.Module":
+    """Copy another model's tensors into `model` (compiled from a `.net` file) and return it.
+
+    `source` is a state dict, a file saved with `torch.save` (read with `weights_only=True`),
+    a `.safetensors` file, or a run directory of `cnndsl train`. Tensors are paired in
+    registration order (by name when the names are the model's), each shape checked; a
+    `CompileError` (a `WeightsError`) names the first that does not fit, its `.net` line and
+    the file's key."""
+    from .backends.weights import load_weights as load_tensors
+
+    return load_tensors(model, source)
