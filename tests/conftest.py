@@ -1,4 +1,5 @@
-"""Shared fixtures. `pytest --bless` rewrites the golden files from the current output."""
+"""Shared fixtures. `pytest --bless` rewrites the golden files from the current output;
+`pytest --slow` also runs the tests marked `slow` (skipped by default)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ ARCHITECTURES = ROOT / "architectures"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--bless", action="store_true", help="rewrite golden files with the current output")
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

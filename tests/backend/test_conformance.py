@@ -1,15 +1,19 @@
-"""The `.net` versions of torchvision's models are torchvision's models.
+"""The zoo is torchvision: every `.net` file of a torchvision model builds that model.
 
-For each: the summary's parameter count is torchvision's; its MACs, in billions and rounded
-to two decimals, are the "GFLOPS" torchvision's model documentation publishes; and with
-torchvision's weights copied in, state-dict entry by entry, the compiled module computes the
-same outputs.
+For each: the static summary's parameter count is torchvision's (and the figure its weights
+metadata publishes); its MACs, in billions rounded as torchvision rounds them, are the
+"GFLOPS" (`_ops`) that metadata publishes; and with torchvision's tensors copied in by
+`cnndsl.load_weights` (registration order, every shape checked), the compiled module computes
+torchvision's outputs in eval mode to 1e-5. Outputs are compared on small inputs (every model
+here pools adaptively, so any size its layers accept works); those of models above 30M
+parameters only in the slow run (`pytest --slow`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -17,31 +21,80 @@ import torchvision
 from torch import nn
 
 import cnndsl
-from cnndsl.backends.torch_module import build
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCHITECTURES = ROOT / "architectures"
-CONFORMANCE = ROOT / "tests" / "conformance" / "nets"
+ZOO = ARCHITECTURES / "zoo"
+LARGE = 30_000_000  # parameters above which outputs are compared only in the slow run
 
-# name -> (.net file, torchvision constructor, GFLOPS as torchvision's documentation gives it)
-MODELS: dict[str, tuple[Path, Callable[[], nn.Module], float]] = {
-    "alexnet": (CONFORMANCE / "alexnet.net", torchvision.models.alexnet, 0.71),
-    "vgg16": (ARCHITECTURES / "vgg16.net", torchvision.models.vgg16, 15.47),
-    "resnet18": (ARCHITECTURES / "resnet18.net", torchvision.models.resnet18, 1.81),
-    "resnet50": (CONFORMANCE / "resnet50.net", torchvision.models.resnet50, 4.09),
-    "googlenet": (ARCHITECTURES / "googlenet.net",
-                  lambda: torchvision.models.googlenet(aux_logits=False, init_weights=True), 1.50),
-    "mobilenet_v2": (CONFORMANCE / "mobilenet_v2.net", torchvision.models.mobilenet_v2, 0.30),
-    "squeezenet1_0": (CONFORMANCE / "squeezenet1_0.net", torchvision.models.squeezenet1_0, 0.82),
+
+@dataclass(frozen=True)
+class Model:
+    path: Path
+    size: int = 32  # the side of the images the outputs are compared on
+    options: dict[str, Any] = field(default_factory=dict)  # torchvision builder keywords
+
+
+# Inception's and GoogLeNet's auxiliary classifiers are second outputs used in training only;
+# a network has one output, so they are built without them.
+WITHOUT_AUX = {"aux_logits": False, "init_weights": False}
+MODELS: dict[str, Model] = {
+    "alexnet": Model(ZOO / "alexnet.net", 63),
+    "vgg11_bn": Model(ZOO / "vgg11_bn.net"),
+    "vgg16": Model(ARCHITECTURES / "vgg16.net"),
+    "resnet18": Model(ARCHITECTURES / "resnet18.net"),
+    "resnet34": Model(ZOO / "resnet34.net"),
+    "resnet50": Model(ZOO / "resnet50.net"),
+    "resnext50_32x4d": Model(ZOO / "resnext50_32x4d.net"),
+    "wide_resnet50_2": Model(ZOO / "wide_resnet50_2.net"),
+    "squeezenet1_0": Model(ZOO / "squeezenet1_0.net"),
+    "squeezenet1_1": Model(ZOO / "squeezenet1_1.net"),
+    "densenet121": Model(ZOO / "densenet121.net"),
+    "googlenet": Model(ARCHITECTURES / "googlenet.net", 32, WITHOUT_AUX),
+    "inception_v3": Model(ZOO / "inception_v3.net", 75, WITHOUT_AUX),
+    "mobilenet_v2": Model(ZOO / "mobilenet_v2.net"),
+    "mnasnet1_0": Model(ZOO / "mnasnet1_0.net"),
 }
 
 
-def _network(name: str) -> cnndsl.ir.Network:
-    return cnndsl.check(MODELS[name][0]).network()
+def _meta(name: str) -> dict[str, Any]:
+    return torchvision.models.get_model_weights(name).DEFAULT.meta
 
 
-def _summary(name: str) -> dict:
-    return cnndsl.summary(MODELS[name][0])
+def _parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _reference(name: str) -> nn.Module:
+    return torchvision.models.get_model(name, **MODELS[name].options)
+
+
+def test_the_zoo_holds_every_file_of_the_folder() -> None:
+    assert {path for path in ZOO.glob("*.net")} == {m.path for m in MODELS.values() if m.path.parent == ZOO}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_parameter_count_is_torchvisions(name: str) -> None:
+    ours = cnndsl.summary(MODELS[name].path)["total_params"]
+    with torch.device("meta"):  # shapes only: no time spent initialising weights
+        reference = _reference(name)
+    assert ours == _parameters(reference)
+    published = _meta(name)["num_params"]
+    if name == "inception_v3":  # the published figure counts the auxiliary classifier
+        with torch.device("meta"):
+            aux = torchvision.models.inception.InceptionAux(768, 1000)
+        assert ours + _parameters(aux) == published
+    else:
+        assert ours == published
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_macs_are_torchvisions_published_gflops(name: str) -> None:
+    assert round(cnndsl.summary(MODELS[name].path)["macs"] / 1e9, 3) == _meta(name)["_ops"]
+
+
+def test_resnet18_macs_exactly() -> None:
+    assert cnndsl.summary(MODELS["resnet18"].path)["macs"] == 1_814_073_344
 
 
 def _randomise_batchnorm(model: nn.Module) -> None:
@@ -57,35 +110,17 @@ def _randomise_batchnorm(model: nn.Module) -> None:
             module.bias.data.copy_(torch.randn(size, generator=generator) * 0.1)
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_parameter_count_is_torchvisions(name: str) -> None:
-    with torch.device("meta"):  # shapes only: no time spent initialising weights
-        reference = MODELS[name][1]()
-    assert _summary(name)["total_params"] == sum(p.numel() for p in reference.parameters())
+def _slow_if_large(name: str) -> Any:
+    large = _meta(name)["num_params"] > LARGE
+    return pytest.param(name, marks=pytest.mark.slow) if large else name
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_macs_are_torchvisions_published_gflops(name: str) -> None:
-    assert round(_summary(name)["macs"] / 1e9, 2) == MODELS[name][2]
-
-
-def test_resnet18_macs_exactly() -> None:
-    assert _summary("resnet18")["macs"] == 1_814_073_344
-
-
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", [_slow_if_large(name) for name in MODELS])
 def test_outputs_match_torchvision_with_its_weights(name: str) -> None:
-    net = _network(name)
     torch.manual_seed(0)
-    reference = MODELS[name][1]().eval()
+    reference = _reference(name).eval()
     _randomise_batchnorm(reference)
-    model = build(net).eval()
-    ours, theirs = model.state_dict(), reference.state_dict()
-    assert len(ours) == len(theirs)
-    for (key, value), (their_key, their_value) in zip(ours.items(), theirs.items()):
-        assert value.shape == their_value.shape, f"{key} {tuple(value.shape)} vs {their_key} {tuple(their_value.shape)}"
-    model.load_state_dict(dict(zip(ours, theirs.values())))
-    batch = 1 if _summary(name)["macs"] > 10**10 else 2  # keep VGG-16 quick on a CPU
-    x = torch.randn(batch, *net.input_shape)
+    model = cnndsl.load_weights(cnndsl.compile(MODELS[name].path), reference.state_dict()).eval()
+    x = torch.randn(2, 3, MODELS[name].size, MODELS[name].size)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=1e-5)
