@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Union
 
 from . import ir
 from .compiler import CompileError, check_file, check_source
@@ -177,14 +177,16 @@ def compile(target: Target, network: str | None = None, **params: Value) -> "Com
     return build(checked(target, network, params))
 
 
-def load_weights(model: "torch.nn.Module", source: "Mapping[str, torch.Tensor] | str | Path") -> "torch.nn.Module":
+def load_weights(model: "torch.nn.Module", source: "Mapping[str, torch.Tensor] | str | Path",
+                 fresh: Iterable[str] = ()) -> "torch.nn.Module":
     """Copy another model's tensors into `model` (compiled from a `.net` file) and return it.
 
     `source` is a state dict, a file saved with `torch.save` (read with `weights_only=True`),
     a `.safetensors` file, or a run directory of `cnndsl train`. Tensors are paired in
     registration order (by name when the names are the model's), each shape checked; a
     `CompileError` (a `WeightsError`) names the first that does not fit, its `.net` line and
-    the file's key."""
+    the file's key. The layers named in `fresh` (`["fc"]`: a new classifier) keep their own
+    initialisation."""
     from .backends.weights import load_weights as load_tensors
 
-    return load_tensors(model, source)
+    return load_tensors(model, source, fresh)

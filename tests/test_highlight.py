@@ -28,7 +28,7 @@ from cnndsl.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
 VSCODE = ROOT / "editors" / "vscode"
-CORPUS = sorted([*ROOT.glob("architectures/*.net"), *ROOT.glob("tests/conformance/nets/*.net"),
+CORPUS = sorted([*ROOT.glob("architectures/*.net"), *ROOT.glob("architectures/zoo/*.net"),
                  *ROOT.glob("tests/golden/*.net")])
 PARSING = [path for path in CORPUS if parser.parse(parser.read_source(path)[0])[0] is not None]
 SAMPLE = 'block B(n = 2) { conv1: Conv(n * 2, 3, padding = "same") -> [channels, 8, 8] }  # c'

@@ -7,6 +7,9 @@ buffers, as `state_dict()` lists them), and every pair's shape is checked: equal
 trailing 1-sized axes are dropped (a `Linear` weight fills a 1x1 `conv`). Where the file's
 names are exactly the model's (a file saved from a cnndsl model), they are paired by name.
 
+Layers named as `fresh` keep their own initialisation: their counterparts are passed over, so
+a network pretrained on 1,000 classes can start a 10-class one with a new classifier.
+
 `num_batches_tracked`, the counter PyTorch keeps beside batch statistics, holds no state worth
 copying; it is paired only when both sides have it, so files saved without it still fit.
 
@@ -23,14 +26,14 @@ import json
 import pickle
 import struct
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Iterable, Mapping, Union
 
 import torch
 from torch import nn
 
 from .. import ir
 from ..compiler import CompileError
-from ..diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, error, suggest
 from ..source import Span
 
 Source = Union[Mapping[str, Any], str, Path]
@@ -51,10 +54,14 @@ class WeightsError(CompileError):
         self.diagnostic = diagnostic
 
 
-def load_weights(model: nn.Module, source: Source) -> nn.Module:
+def load_weights(model: nn.Module, source: Source, fresh: Iterable[str] = ()) -> nn.Module:
     """Copy the tensors of `source` (a state dict, a PyTorch file or a `.safetensors` file, or
-    a cnndsl run directory) into `model` and return it. Raises `WeightsError` when the file
+    a cnndsl run directory) into `model` and return it. The layers named in `fresh` (module
+    paths as `cnndsl summary` lists them, or a prefix such as a block's label) keep their own
+    initialisation: their counterparts in the file are passed over, whatever their shapes, which
+    is how a pretrained network gets a new classifier. Raises `WeightsError` when the file
     cannot be read or its tensors do not fit; the model is then unchanged."""
+    fresh = tuple(fresh)
     if isinstance(source, (str, Path)):
         origin = file_weights(Path(source)).name
         tensors, ordered = _read(file_weights(Path(source)))
@@ -64,10 +71,18 @@ def load_weights(model: nn.Module, source: Source) -> nn.Module:
     else:
         raise TypeError(f"load_weights takes a state dict or a path, not a {type(source).__name__}")
     ours = model.state_dict()
-    pairs = _pairs(model, ours, tensors, ordered, origin)
+    layers = _layers(model)
+    for name in fresh:
+        if not any(_within(key, name) for key in ours):
+            paths = sorted({key.rpartition(".")[0] for key in ours})
+            raise WeightsError(error(
+                "E0305", f"no layer with tensors is named `{name}`", None,
+                help=suggest(name, paths) or "name a layer as `cnndsl summary` lists it, or a block's label"))
+    pairs = _pairs(ours, tensors, ordered, origin, layers, fresh)
     state = dict(ours)
     for our_key, their_key in pairs:
-        state[our_key] = tensors[their_key].reshape(ours[our_key].shape)
+        if not any(_within(our_key, name) for name in fresh):
+            state[our_key] = tensors[their_key].reshape(ours[our_key].shape)
     model.load_state_dict(state)
     return model
 
@@ -77,12 +92,11 @@ def file_weights(path: Path) -> Path:
     return path / RUN_WEIGHTS if path.is_dir() else path
 
 
-def _pairs(model: nn.Module, ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor],
-           ordered: bool, origin: str) -> list[tuple[str, str]]:
-    """(model key, file key) for every tensor to copy, every shape checked."""
+def _pairs(ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor], ordered: bool, origin: str,
+           layers: Mapping[str, ir.Layer], fresh: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(model key, file key) for every tensor, every shape checked but those of `fresh` layers."""
     our_keys = [k for k in ours if not _counter(k) or any(_counter(t) for t in theirs)]
     their_keys = [k for k in theirs if not _counter(k) or any(_counter(o) for o in our_keys)]
-    layers = _layers(model)
     if set(our_keys) == set(their_keys):
         pairs = [(key, key) for key in our_keys]
     elif not ordered:
@@ -98,12 +112,16 @@ def _pairs(model: nn.Module, ours: Mapping[str, torch.Tensor], theirs: Mapping[s
         pairs = list(zip(our_keys, their_keys))
     for index, (our_key, their_key) in enumerate(pairs):
         here, there = tuple(ours[our_key].shape), tuple(theirs[their_key].shape)
-        if _squeezed(here) != _squeezed(there):
+        if _squeezed(here) != _squeezed(there) and not any(_within(our_key, name) for name in fresh):
+            layer = our_key.rpartition(".")[0]
             raise WeightsError(error(
                 "E0302", f"weights do not fit: `{our_key}` is {_shape(here)}, but {origin} has "
                          f"`{their_key}` of {_shape(there)} in its place",
                 _span(layers, our_key), f"tensor {index + 1} of {len(our_keys)}, in registration order",
-                notes=[f"the {index} tensors before it fit"] if index else [], help=_FIX_ARCHITECTURE))
+                notes=[f"the {index} tensors before it fit"] if index else [],
+                help=f"to train `{layer}` from scratch (a new classifier, say), leave it fresh: `--fresh {layer}`, "
+                     f"or `fresh=[\"{layer}\"]` from Python; otherwise load weights of this architecture "
+                     f"with these parameters"))
     if len(our_keys) != len(their_keys):
         shorter = len(pairs)
         if len(our_keys) > shorter:
@@ -118,6 +136,11 @@ def _pairs(model: nn.Module, ours: Mapping[str, torch.Tensor], theirs: Mapping[s
             "E0303", f"weights do not fit: the network has {len(our_keys)} tensors, {origin} {len(their_keys)}",
             span, label, notes=[f"the first {shorter} fit, in registration order", note], help=_FIX_ARCHITECTURE))
     return pairs
+
+
+def _within(key: str, layer: str) -> bool:
+    """Whether tensor `key` belongs to the layer or block at module path `layer`."""
+    return key.startswith(f"{layer}.")
 
 
 def _counter(key: str) -> bool:

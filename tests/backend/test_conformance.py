@@ -11,6 +11,7 @@ parameters only in the slow run (`pytest --slow`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import cnndsl
 ROOT = Path(__file__).resolve().parents[2]
 ARCHITECTURES = ROOT / "architectures"
 ZOO = ARCHITECTURES / "zoo"
+README = (ZOO / "README.md").read_text(encoding="utf-8")
 LARGE = 30_000_000  # parameters above which outputs are compared only in the slow run
 
 
@@ -91,6 +93,17 @@ def test_parameter_count_is_torchvisions(name: str) -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_macs_are_torchvisions_published_gflops(name: str) -> None:
     assert round(cnndsl.summary(MODELS[name].path)["macs"] / 1e9, 3) == _meta(name)["_ops"]
+
+
+@pytest.mark.parametrize("path", sorted(ZOO.glob("*.net")), ids=lambda path: path.stem)
+def test_the_figures_the_zoo_states_are_the_summarys(path: Path) -> None:
+    """Each file's header and its row in the zoo's README give its parameters and MACs."""
+    summary = cnndsl.summary(path)
+    figures = f"{summary['total_params']:,}", f"{summary['macs']:,}"
+    header = re.search(r"^# Parameters: ([\d,]+)[.;] MACs:? ([\d,]+)", path.read_text(encoding="utf-8"), re.MULTILINE)
+    assert header is not None and header.groups() == figures
+    row = re.search(rf"^\| `{path.name}` \| [^|]+ \| ([\d,]+) \| ([\d,]+) \|", README, re.MULTILINE)
+    assert row is not None and row.groups() == figures
 
 
 def test_resnet18_macs_exactly() -> None:

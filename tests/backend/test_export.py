@@ -23,8 +23,14 @@ from cnndsl.compiler import CompileError
 from .test_torch_module import SOURCE as TREE
 
 ROOT = Path(__file__).resolve().parents[2]
-NET_FILES = sorted((ROOT / "architectures").glob("*.net")) + sorted((ROOT / "tests/conformance/nets").glob("*.net"))
+NET_FILES = sorted((ROOT / "architectures").glob("*.net")) + sorted((ROOT / "architectures" / "zoo").glob("*.net"))
 NETWORKS = [(path, net.name) for path in NET_FILES for net in cnndsl.check(path, every=True).networks]
+LARGE = 30_000_000  # the zoo's models above this many parameters are exported in the slow run only
+
+
+def _case(path: Path, name: str) -> object:
+    large = path.parent.name == "zoo" and cnndsl.summary(path, name)["total_params"] > LARGE
+    return pytest.param(path, name, id=f"{path.stem}:{name}", marks=[pytest.mark.slow] if large else [])
 LENET = ROOT / "architectures" / "lenet5.net"
 runner = CliRunner()
 
@@ -49,7 +55,7 @@ def _assert_same_module(net: cnndsl.ir.Network, source: str, class_name: str) ->
         torch.testing.assert_close(exported(x), compiled(x), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize(("path", "name"), NETWORKS, ids=[f"{p.stem}:{n}" for p, n in NETWORKS])
+@pytest.mark.parametrize(("path", "name"), [_case(path, name) for path, name in NETWORKS])
 def test_exported_module_is_the_compiled_module(path: Path, name: str) -> None:
     net = cnndsl.check(path, network=name).network()
     _assert_same_module(net, python_source(net, path.name), name)

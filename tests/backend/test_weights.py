@@ -85,6 +85,20 @@ def test_pytorch_files_checkpoints_and_run_directories(tmp_path: Path) -> None:
         assert same_outputs(model, ref), source
 
 
+def test_fresh_layers_keep_their_initialisation_whatever_the_file_holds() -> None:
+    ref, model = reference(classes=5), tiny()
+    head = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("head.")}
+    cnndsl.load_weights(model, ref.state_dict(), fresh=["head"])
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in head.items())
+    assert torch.equal(state["stem.weight"], ref.state_dict()["features.0.weight"])
+    with pytest.raises(WeightsError, match="no layer with tensors is named `haed`") as caught:
+        cnndsl.load_weights(model, ref.state_dict(), fresh=["haed"])
+    assert caught.value.diagnostic.code == "E0305" and caught.value.diagnostic.help == "did you mean `head`?"
+    with pytest.raises(WeightsError, match="named `relu1`"):  # a layer without tensors cannot be fresh
+        cnndsl.load_weights(model, ref.state_dict(), fresh=["relu1"])
+
+
 def test_safetensors_pair_by_name(tmp_path: Path) -> None:
     ref, donor = reference(), tiny()
     cnndsl.load_weights(donor, ref.state_dict())
