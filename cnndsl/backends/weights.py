@@ -61,6 +61,14 @@ def load_weights(model: nn.Module, source: Source, fresh: Iterable[str] = ()) ->
     initialisation: their counterparts in the file are passed over, whatever their shapes, which
     is how a pretrained network gets a new classifier. Raises `WeightsError` when the file
     cannot be read or its tensors do not fit; the model is then unchanged."""
+    model.load_state_dict(fitted_state(model, source, fresh), strict=False)
+    return model
+
+
+def fitted_state(model: nn.Module, source: Source, fresh: Iterable[str] = ()) -> dict[str, torch.Tensor]:
+    """What `load_weights` copies: the model's keys, each with the tensor of `source` paired
+    with it, in the model's shape (fresh layers left out). `model` may live on the meta
+    device: only its shapes are read."""
     fresh = tuple(fresh)
     if isinstance(source, (str, Path)):
         origin = file_weights(Path(source)).name
@@ -79,12 +87,8 @@ def load_weights(model: nn.Module, source: Source, fresh: Iterable[str] = ()) ->
                 "E0305", f"no layer with tensors is named `{name}`", None,
                 help=suggest(name, paths) or "name a layer as `cnndsl summary` lists it, or a block's label"))
     pairs = _pairs(ours, tensors, ordered, origin, layers, fresh)
-    state = dict(ours)
-    for our_key, their_key in pairs:
-        if not any(_within(our_key, name) for name in fresh):
-            state[our_key] = tensors[their_key].reshape(ours[our_key].shape)
-    model.load_state_dict(state)
-    return model
+    return {our_key: tensors[their_key].reshape(ours[our_key].shape) for our_key, their_key in pairs
+            if not any(_within(our_key, name) for name in fresh)}
 
 
 def file_weights(path: Path) -> Path:
