@@ -23,12 +23,21 @@ from .source import SourceFile
 
 
 class CompileError(Exception):
-    """A file was rejected; `diagnostics` says why."""
+    """A file was rejected; `diagnostics` says why.
+
+    Its text is the first error as a Python user reads it in a traceback: where, the code,
+    what, and the fix on the next line."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         first = next((d for d in diagnostics if d.is_error), None)
-        super().__init__(f"{first.span or ''}: {first.message}" if first else "rejected")
+        super().__init__(_describe(first) if first else "rejected")
         self.diagnostics = diagnostics
+
+
+def _describe(d: Diagnostic) -> str:
+    where = f"{d.span}: " if d.span else ""
+    text = f"{where}{d.code}: {d.message}"
+    return f"{text}\nhelp: {d.help}" if d.help else text
 
 
 @dataclass
@@ -85,7 +94,12 @@ def _load_used(path: Path):
     return module, diagnostics + syntax
 
 
-def pick_networks(program: Program, network: str | None, every: bool, diags: Diagnostics) -> list[str]:
+PICK_FROM_PYTHON = "network=\"NAME\""
+"""How a Python caller names the network it wants; the CLI passes `--network NAME`."""
+
+
+def pick_networks(program: Program, network: str | None, every: bool, diags: Diagnostics,
+                  how_to_pick: str = PICK_FROM_PYTHON) -> list[str]:
     names = list(program.networks)
     if network is not None:
         if network not in program.networks:
@@ -101,7 +115,7 @@ def pick_networks(program: Program, network: str | None, every: bool, diags: Dia
         return []
     if len(names) > 1 and not every:
         diags.add(error("E0022", f"{program.root.name} defines {len(names)} networks", None,
-                        help=f"pick one with --network ({', '.join(names)})"))
+                        help=f"pick one with {how_to_pick.replace('NAME', names[0])} (networks: {', '.join(names)})"))
         return []
     return names
 
@@ -121,22 +135,23 @@ def _without_gc():
 
 
 def check_file(file: SourceFile, network: str | None = None, overrides: Mapping[str, Value] | None = None,
-               strict: bool = False, every: bool = False) -> Report:
+               strict: bool = False, every: bool = False, how_to_pick: str = PICK_FROM_PYTHON) -> Report:
     """Run every static pass over `file`. With `every`, all networks of the file are
-    expanded; otherwise exactly one (the named one, or the only one)."""
+    expanded; otherwise exactly one (the named one, or the only one). `how_to_pick` is how
+    the caller's user names a network (`--network NAME` on the command line)."""
     with _without_gc():
-        return _check_file(file, network, overrides, strict, every)
+        return _check_file(file, network, overrides, strict, every, how_to_pick)
 
 
 def _check_file(file: SourceFile, network: str | None, overrides: Mapping[str, Value] | None,
-                strict: bool, every: bool) -> Report:
+                strict: bool, every: bool, how_to_pick: str) -> Report:
     diags = Diagnostics()
     module, syntax = parse(file)
     diags.extend(syntax)
     networks: list[ir.Network] = []
     if module is not None:
         program = resolve(module, _load_used, diags)
-        names = pick_networks(program, network, every, diags)
+        names = pick_networks(program, network, every, diags, how_to_pick)
         for name in names:
             net = expand(program, name, overrides or {}, diags)
             if net is not None:

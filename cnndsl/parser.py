@@ -429,7 +429,7 @@ def read_source(path, display_name: str | None = None) -> tuple[SourceFile | Non
                                 None, help="a network file is a few kilobytes; is this the right file?")]
         data = path.read_bytes()
     except OSError as exc:
-        return None, [error("E0003", f"cannot read file: {exc.strerror or exc}", None)]
+        return None, [error("E0003", f"cannot read {name}: {(exc.strerror or str(exc)).lower()}", None)]
     return decode_source(data, name, path)
 
 

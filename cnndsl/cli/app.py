@@ -75,7 +75,7 @@ def check_path(file: Path, network: Optional[str], sets: Optional[list[str]], st
     source, problems = load(file)
     if source is None:
         return Report(None, problems)
-    return check_file(source, network, overrides, strict, every)
+    return check_file(source, network, overrides, strict, every, how_to_pick="--network NAME")
 
 
 def load_network(file: Path, network: Optional[str], sets: Optional[list[str]], strict: bool) -> ir.Network:
