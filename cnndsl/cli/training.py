@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Iterator, Optional
 import typer
 from rich.markup import escape
 
-from ..train.errors import TrainError
+from ..train.errors import Interrupted, TrainError
 from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network
 
 
@@ -64,9 +66,25 @@ def reported_errors() -> Iterator[None]:
         yield
     except TrainError as exc:
         err_console.print(f"[bold red]error[/]: {escape(exc.message)}", highlight=False)
-        if exc.help:
-            err_console.print(f"  [bold cyan]help[/]: {escape(exc.help)}", highlight=False)
+        help = f"continue with: {resume_command(sys.argv[1:], exc.run)}" if isinstance(exc, Interrupted) else exc.help
+        if help:
+            err_console.print(f"  [bold cyan]help[/]: {escape(help)}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
+
+
+def resume_command(argv: list[str], run: Optional[Path]) -> str:
+    """The command that continues an interrupted run: the one that was typed, with
+    `--resume --out RUN` in place of any `--resume` or `--out` it had."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--out", "-o"):
+            skip = True
+        elif arg != "--resume" and not arg.startswith("--out="):
+            kept.append(arg)
+    return shlex.join(["cnndsl", *kept, "--resume", "--out", str(run) if run else "RUN_DIR"])
 
 
 def _warn(message: str) -> None:

@@ -7,6 +7,8 @@ usage error such as an unknown data set.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..train_schema import Problem
 
 
@@ -32,3 +34,20 @@ def rejected(problem: Problem, where: str | None = None) -> TrainError:
     section or flag that gave it): a usage error when the problem is one."""
     message = f"{where}: {problem.message}" if where else problem.message
     return (UsageError if problem.usage else TrainError)(message, problem.help)
+
+
+class Interrupted(TrainError):
+    """Ctrl-C during training: the last finished epoch is kept and can be resumed. `run` is
+    the run directory, so that each face (command line, Python) can say how to continue in
+    its own words."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, run: Path | None, help: str | None = None) -> None:
+        super().__init__(message, help)
+        self.run = run
+
+
+def epochs_saved(saved: int, epochs: int) -> str:
+    """`1 of 3 epochs is saved`, `2 of 3 epochs are saved`."""
+    return f"{saved} of {epochs} epochs {'is' if saved == 1 else 'are'} saved"

@@ -212,3 +212,47 @@ def test_python_m_cnndsl_train_in_a_real_process(tmp_path: Path) -> None:
     failed = subprocess.run([sys.executable, "-m", "cnndsl", "train", str(net), "--data", "nope"],
                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert failed.returncode == 2 and "Traceback" not in failed.stderr and "unknown data set" in failed.stderr
+
+
+def test_ctrl_c_names_the_command_that_continues_and_that_command_works(tmp_path: Path) -> None:
+    """A real process, a real SIGINT: the message counts the saved epochs in words and the
+    help is a command that, run as printed, finishes the run."""
+    import shlex
+    import signal
+    import time
+
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    out = tmp_path / "cut"
+    args = ["train", str(net), "--data", "digits", "--epochs", "40", "--limit", "200", "--batch-size", "50",
+            "--seed", "3", "-o", str(out)]
+    process = subprocess.Popen([sys.executable, "-m", "cnndsl", *args], cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not (metrics.is_file() and metrics.read_text().strip()) and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    saved = len(metrics.read_text().splitlines())
+    verb = "is" if saved == 1 else "are"
+    assert f"{saved} of 40 epochs {verb} saved in {out}" in " ".join(stderr.split())
+    command = " ".join(stderr.split()).split("continue with: ", 1)[1]
+    words = shlex.split(command)
+    assert words == ["cnndsl", *args[:-2], "--resume", "--out", str(out)]
+    resumed = subprocess.run([sys.executable, "-m", "cnndsl", *words[1:]], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after epoch {saved} of 40" in resumed.stdout + resumed.stderr
+    assert json.loads((out / "status.json").read_text())["state"] == "complete"
+
+
+def test_resume_command_replaces_out_and_resume_flags() -> None:
+    from cnndsl.cli.training import resume_command
+
+    assert resume_command(["train", "a b.net", "--out=x", "--resume", "-e", "3"], Path("runs/r 1")) == \
+        "cnndsl train 'a b.net' -e 3 --resume --out 'runs/r 1'"
+    assert resume_command(["train", "n.net", "-o", "x"], None).endswith("--resume --out RUN_DIR")

@@ -12,7 +12,7 @@ import torch
 import cnndsl
 
 from cnndsl.train.commands import session as session_module
-from cnndsl.train.commands.session import Interrupted
+from cnndsl.train.errors import Interrupted
 from cnndsl.train.errors import TrainError
 from cnndsl.train.loop import trainer as trainer_module
 from cnndsl.train.rundir.files import RunDir
@@ -78,7 +78,7 @@ def test_resume_ends_exactly_where_an_uninterrupted_run_ends(tmp_path: Path, mon
 
     with monkeypatch.context() as patch:
         _interrupt_at(2, patch)
-        with pytest.raises(Interrupted, match="1 of 3 epochs are saved"):
+        with pytest.raises(Interrupted, match="1 of 3 epochs is saved"):
             train(net, tmp_path / "cut", **settings)
     cut = RunDir(tmp_path / "cut")
     assert cut.read_status()["state"] == "interrupted" and len(cut.read_metrics()) == 1

@@ -34,8 +34,8 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from ...atomic import atomic_write_text
 from ..distributed.cluster import Cluster, running_distributed
-from ..errors import TrainError, UsageError
-from .session import Interrupted, Session, TrainRequest, checked_settings
+from ..errors import Interrupted, TrainError, UsageError
+from .session import Session, TrainRequest, checked_settings
 
 ERROR_FILE = "TORCHELASTIC_ERROR_FILE"
 # The rendezvous of `--nproc`: a TCP store on a free port of the loopback interface, as
@@ -134,7 +134,7 @@ def launch(request: TrainRequest, nproc: int, timeout: float | None = None) -> N
             records = [json.loads(path.read_text(encoding="utf-8")) for path in reports.glob("rank*.json")]
             raise worker_failure(*exc.get_first_failure(), records, nproc) from None
         except SignalException as exc:
-            raise Interrupted(f"interrupted ({exc.sigval.name}); the epochs finished so far are saved",
+            raise Interrupted(f"interrupted ({exc.sigval.name}); the epochs finished so far are saved", request.out,
                               help="continue with the same command plus --resume --out RUN_DIR") from None
 
 

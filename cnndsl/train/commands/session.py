@@ -30,7 +30,7 @@ from ..data.batches import DeviceSplit
 from ..data.images import Dataset, ImageSet
 from ..data.sources import load_dataset, parse_spec
 from ..distributed.cluster import Cluster
-from ..errors import TrainError
+from ..errors import Interrupted, TrainError, epochs_saved
 from ..loop.device import DevicePlan, pick_device
 from ..loop.metrics import Evaluation
 from ..loop.settings import resolve
@@ -50,12 +50,6 @@ RESUME_KEYS = (("network", "name"), ("network", "sources"), ("network", "params"
                ("data", "limit"), ("settings",), ("distributed", "world_size"))
 # Runs written before distributed training was added were trained by one process.
 SINGLE_PROCESS = {"world_size": 1, "backend": None}
-
-
-class Interrupted(TrainError):
-    """Ctrl-C during training: the last finished epoch is kept and can be resumed."""
-
-    exit_code = 130
 
 
 @dataclass(frozen=True)
@@ -299,7 +293,7 @@ class Session:
                              help="lower the learning rate (--lr), or check the data for extreme values") from None
         except KeyboardInterrupt:
             self._stop(run, records, settings, INTERRUPTED, "interrupted")
-            raise Interrupted(f"interrupted; {len(records)} of {settings.epochs} epochs are saved in {run.path}",
+            raise Interrupted(f"interrupted; {epochs_saved(len(records), settings.epochs)} in {run.path}", run.path,
                               help=f"continue with the same command plus --resume --out {run.path}") from None
         final = evaluation if evaluation is not None else trainer.evaluate(test_split)
         self._finish(run, records, settings, final, dataset)
