@@ -87,8 +87,12 @@ def resume_command(argv: list[str], run: Optional[Path]) -> str:
     return shlex.join(["cnndsl", *kept, "--resume", "--out", str(run) if run else "RUN_DIR"])
 
 
+def _log(message: str) -> None:
+    err_console.print(escape(message), highlight=False)
+
+
 def _warn(message: str) -> None:
-    err_console.print(f"[bold yellow]warning[/]: {message}", highlight=False)
+    err_console.print(f"[bold yellow]warning[/]: {escape(message)}", highlight=False)
 
 
 def _value(option: Optional[Enum]) -> Optional[str]:
@@ -168,11 +172,8 @@ def eval_(
         from ..train.commands.inference import evaluate_run, load_run
         from ..train.commands.report import confusion_table, results_table
 
-        def log(message: str) -> None:
-            err_console.print(message, highlight=False)
-
         loaded = load_run(run_dir, device.value, _warn)
-        evaluation, spec, classes = evaluate_run(loaded, data, data_root, log)
+        evaluation, spec, classes = evaluate_run(loaded, data, data_root, _log)
         if format is Format.json:
             print(json.dumps({"run": str(run_dir), "network": loaded.config["network"]["name"], "data": spec,
                               **evaluation.as_json(classes)}))
@@ -184,8 +185,11 @@ def eval_(
 @app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `cnndsl train`.", show_default=False),
-    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, ...).", show_default=False),
+    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, ...), or folders of them.",
+                                        show_default=False),
     top_k: int = typer.Option(3, "--top-k", "-k", help="How many classes to show per image."),
+    invert: bool = typer.Option(False, "--invert", help="Invert the images first (a dark digit on light paper "
+                                                        "for a network trained on light digits on dark)."),
     device: Device = DeviceOption,
     format: Format = FormatOption,
 ) -> None:
@@ -194,7 +198,7 @@ def predict(
         from ..train.commands.inference import load_run, predict_images
 
         loaded = load_run(run_dir, device.value, _warn)
-        predictions = predict_images(loaded, images, top_k)
+        predictions = predict_images(loaded, images, top_k, log=_log, warn=_warn, invert=invert)
         if format is Format.json:
             print(json.dumps([{"image": str(p.image), "predictions": [
                 {"class": name, "index": index, "probability": probability} for index, name, probability in p.top]}

@@ -102,6 +102,34 @@ def test_predict_rejects_unreadable_and_missing_images(trained: Path, tmp_path: 
     assert run("predict", trained, tmp_path / "absent.png").exit_code == 2
 
 
+def test_predict_classifies_the_images_of_a_folder(trained: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    files = [digit_png(folder / f"d{i}.png", i)[0] for i in (1780, 1785)]
+    (folder / "notes.txt").write_text("not an image")
+    result = run("predict", trained, folder, "--format", "json")
+    assert result.exception is None and result.exit_code == 0, result.output
+    assert [item["image"] for item in json.loads(result.stdout)] == [str(path) for path in files]
+    assert "is a directory: classifying the 2 images in it" in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = run("predict", trained, empty)
+    assert refused.exit_code == 2 and "is a directory with no image files in it" in refused.output
+
+
+def test_predict_warns_about_reversed_polarity_and_invert_fixes_it(trained: Path, tmp_path: Path) -> None:
+    path, label = digit_png(tmp_path / "ink.png", 1785)
+    with Image.open(path) as image:
+        Image.eval(image, lambda v: 255 - v).save(tmp_path / "paper.png")  # dark digit on white paper
+    light = run("predict", trained, tmp_path / "paper.png", "--format", "json")
+    assert light.exception is None and light.exit_code == 0
+    assert "paper.png is mostly light" in light.stderr and "add --invert" in light.stderr
+    inverted = run("predict", trained, tmp_path / "paper.png", "--invert", "--format", "json")
+    plain = run("predict", trained, path, "--format", "json")
+    assert "mostly" not in inverted.stderr and "mostly" not in plain.stderr
+    assert json.loads(inverted.stdout)[0]["predictions"] == json.loads(plain.stdout)[0]["predictions"]
+
+
 class _Exploit:
     def __init__(self, marker: Path) -> None:
         self.marker = marker

@@ -113,18 +113,65 @@ class Prediction:
     top: list[tuple[int, str, float]]  # (class index, class name, probability), best first
 
 
-def predict_images(loaded: LoadedRun, images: Sequence[Path], top_k: int) -> list[Prediction]:
-    """Top-k classes for each image file, decoded to the training data's channels and size
-    and then adapted like the training data."""
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+"""What `predict` takes from a folder: the formats Pillow reads that people keep images in."""
+
+POLARITY_MARGIN = 0.15
+"""How far from mid-grey (0.5) a mean brightness must be to count as dark or light."""
+
+
+def image_files(paths: Sequence[Path], log: Log) -> list[Path]:
+    """The files to classify: each file as given, and the images directly inside each
+    folder (sorted by name, hidden files skipped)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir()
+                            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+            if not inside:
+                raise UsageError(f"{path} is a directory with no image files in it",
+                                 help=f"give image files, or a folder of {', '.join(sorted(IMAGE_SUFFIXES))} files")
+            log(f"{path} is a directory: classifying the {len(inside)} image{'s' if len(inside) != 1 else ''} in it")
+            files.extend(inside)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"no such image file: {path}")
+    return files
+
+
+def polarity_warning(path: Path, image_mean: float, training_mean: float, inverted: bool) -> str | None:
+    """A warning when an image is light where the training images are dark, or the other way
+    round (a dark digit on white paper given to an MNIST network); None when they agree or
+    either is mid-grey."""
+    image_side, training_side = image_mean - 0.5, training_mean - 0.5
+    if min(abs(image_side), abs(training_side)) < POLARITY_MARGIN or (image_side > 0) == (training_side > 0):
+        return None
+    shade = {True: "light", False: "dark"}
+    advice = "it is inverted by --invert; leave --invert out" if inverted else "if so, add --invert"
+    return (f"{path} is mostly {shade[image_side > 0]} (mean {image_mean:.2f}), but the training images are mostly "
+            f"{shade[training_side > 0]} (mean {training_mean:.2f}); the prediction is likely wrong if the image "
+            f"has the opposite polarity: {advice}")
+
+
+def predict_images(loaded: LoadedRun, images: Sequence[Path], top_k: int, *, log: Log, warn: Log,
+                   invert: bool = False) -> list[Prediction]:
+    """Top-k classes for each image file (or each image of a folder), decoded to the training
+    data's channels and size, inverted when asked, and then adapted like the training data."""
     if top_k < 1:
         raise UsageError(f"--top-k must be at least 1, not {top_k}")
-    for path in images:
-        if not path.is_file():
-            raise UsageError(f"no such image file: {path}")
+    files = image_files(images, log)
     adaptation = loaded.adaptation
     channels, height, width = adaptation.source
-    arrays = [decode_image(path, pil_mode(channels), (height, width)) for path in images]
-    batch = torch.from_numpy(np.stack(arrays))
+    arrays = np.stack([decode_image(path, pil_mode(channels), (height, width)) for path in files])
+    if invert:
+        arrays = 255 - arrays
+    training_mean = float(np.mean(adaptation.mean))
+    for path, array in zip(files, arrays):
+        warning = polarity_warning(path, float(array.mean()) / 255, training_mean, invert)
+        if warning:
+            warn(warning)
+    batch = torch.from_numpy(arrays)
     if batch.shape[1] != channels:  # a grey data set decoded in RGB mode, say
         batch = batch[:, :channels]
     normaliser = Normaliser(adaptation, loaded.plan.device)
@@ -134,7 +181,7 @@ def predict_images(loaded: LoadedRun, images: Sequence[Path], top_k: int) -> lis
     k = min(top_k, probabilities.shape[1])
     values, indices = probabilities.topk(k, dim=1)
     return [Prediction(path, [(int(i), _name(loaded.classes, int(i)), float(p)) for p, i in zip(vs, ix)])
-            for path, vs, ix in zip(images, values.tolist(), indices.tolist())]
+            for path, vs, ix in zip(files, values.tolist(), indices.tolist())]
 
 
 def _name(classes: tuple[str, ...], index: int) -> str:
