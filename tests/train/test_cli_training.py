@@ -224,6 +224,20 @@ def test_eval_warns_about_an_unfinished_run(trained: Path, tmp_path: Path) -> No
     assert result.exit_code == 0 and "is not a finished run (interrupted, 2 of 3 epochs)" in result.output
 
 
+def test_eval_does_not_download_into_a_data_root_that_is_gone(tiny_net: Path, mnist_root: Path,
+                                                              tmp_path: Path) -> None:
+    trained = run("train", tiny_net, "--data", "mnist", "--data-root", mnist_root, "--epochs", "1", "--limit", "100",
+                  "--out", tmp_path / "run")
+    assert trained.exception is None and trained.exit_code == 0, trained.output
+    moved = mnist_root.rename(tmp_path / "elsewhere")
+    refused = run("eval", tmp_path / "run")
+    assert refused.exit_code == 2 and f"the run read mnist from {mnist_root}, which does not exist here" in \
+        " ".join(refused.output.split())
+    assert not mnist_root.exists()
+    evaluated = run("eval", tmp_path / "run", "--data-root", moved)
+    assert evaluated.exception is None and evaluated.exit_code == 0, evaluated.output
+
+
 def test_the_cli_module_does_not_import_torch() -> None:
     code = "import sys, cnndsl.cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

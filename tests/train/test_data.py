@@ -113,6 +113,61 @@ def test_failed_download_says_where_to_put_the_files(tmp_path: Path, monkeypatch
     assert "train-images-idx3-ubyte" in caught.value.help
 
 
+def test_a_failed_download_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets
+
+    def half_done(root: str, **kwargs):
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        (raw / "train-images-idx3-ubyte.gz.part").write_bytes(b"partial")
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", half_done)
+    typo = tmp_path / "dtaa" / "mnist"
+    with pytest.raises(TrainError, match="could not download mnist"):
+        load("mnist", typo)
+    assert list(tmp_path.iterdir()) == []  # not even the mistyped root's parent
+
+    kept = tmp_path / "data"
+    (kept / "MNIST").mkdir(parents=True)
+    (kept / "notes.txt").write_text("mine")
+    with pytest.raises(TrainError):
+        load("mnist", kept)
+    assert sorted(p.name for p in kept.rglob("*")) == ["MNIST", "notes.txt"]
+
+
+def test_the_cifar_archive_is_unpacked_as_torchvision_does(tmp_path: Path) -> None:
+    import tarfile
+
+    staging = tmp_path / "staging"
+    folder = staging / "cifar-10-batches-py"
+    for index in range(1, 6):
+        _cifar_batch(folder / f"data_batch_{index}", 4)
+    _cifar_batch(folder / "test_batch", 4)
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(i) for i in range(10)]}, protocol=2))
+    root = tmp_path / "root"
+    root.mkdir()
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+        tar.add(folder / "test_batch", arcname="../escape")  # a hostile member is never written
+    dataset = load("cifar10", root, (3, 32, 32))
+    assert len(dataset.train) == 20 and len(dataset.test) == 4
+    assert not (tmp_path / "escape").exists()
+
+
+def test_the_download_help_names_the_cifar_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    with pytest.raises(TrainError) as caught:
+        load("cifar10", tmp_path / "data", (3, 32, 32))
+    assert f"cifar-10-python.tar.gz (as downloaded) into {tmp_path / 'data'}/" in (caught.value.help or "")
+    assert not (tmp_path / "data").exists()
+
+
 def test_unknown_data_set_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown data set `imagenet`"):
         parse_spec("imagenet")

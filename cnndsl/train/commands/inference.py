@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...train_schema import TrainSettings
+from ...train_schema import TORCHVISION_SETS, TrainSettings
 from ..data.adapt import Adaptation, Normaliser, geometry, plan
 from ..data.batches import DeviceSplit
 from ..data.imagefolder import decode_image, pil_mode
@@ -88,6 +88,10 @@ def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, lo
     config, stored = loaded.config, loaded.adaptation
     spec = parse_spec(data or config["data"]["spec"])
     root = data_root or Path(config["data"]["root"])
+    if data_root is None and spec.kind in TORCHVISION_SETS and not root.is_dir():
+        raise UsageError(f"the run read {spec} from {root}, which does not exist here",
+                         help="point --data-root at the folder that holds the data set (or where it may be "
+                              "downloaded)")
     outputs = len(loaded.classes)
     dataset = load_dataset(spec, root, stored.target, outputs, log)
     if len(dataset.classes) != outputs:

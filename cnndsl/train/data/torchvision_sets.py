@@ -2,16 +2,19 @@
 
 Files are looked for in `--data-root` in torchvision's own layout (`ROOT/MNIST/raw/...`,
 `ROOT/cifar-10-batches-py/...`, `ROOT/train_32x32.mat`), so a folder torchvision filled is
-used as is; when they are missing, torchvision's downloader fetches them. The files are
-then read here, strictly, rather than through torchvision's classes, so that a damaged file
+used as is; CIFAR's own archive (`cifar-10-python.tar.gz`, as downloaded) is unpacked in place;
+when files are still missing, torchvision's downloader fetches them, and a download that fails
+takes away every folder and file it created. The files are then read here, strictly, rather than through torchvision's classes, so that a damaged file
 gets a clear message and the data never goes through per-sample PIL images.
 """
 
 from __future__ import annotations
 
+import shutil
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -39,6 +42,7 @@ class Source:
     read: Callable[["Source", Path, str], tuple[np.ndarray, np.ndarray]]
     class_names: Callable[["Source", Path], tuple[str, ...]]
     meta: tuple[str, ...] = ()
+    archive: str | None = None  # the file the data set is distributed as, unpacked into `folder`
 
     def locate(self, directory: Path, name: str) -> Path | None:
         """The file `name` in `directory`, also accepted gzip-compressed (as it is downloaded)."""
@@ -85,7 +89,7 @@ def _pickle_dict(path: Path) -> dict:
 
 
 def _cifar(folder: str, train: tuple[str, ...], test: str, meta: str, names_key: str, labels_key: str,
-           torchvision_class: str) -> Source:
+           torchvision_class: str, archive: str) -> Source:
     def read(source: Source, directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
         images, labels = [], []
         for path in source.paths(directory, split):
@@ -105,7 +109,8 @@ def _cifar(folder: str, train: tuple[str, ...], test: str, meta: str, names_key:
             raise TrainError(f"{path} is missing or has no `{names_key}` list of class names")
         return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
 
-    return Source(folder, {"train": train, "test": (test,)}, torchvision_class, True, read, class_names, (meta,))
+    return Source(folder, {"train": train, "test": (test,)}, torchvision_class, True, read, class_names, (meta,),
+                  archive)
 
 
 def _read_svhn(source: Source, directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +136,9 @@ SOURCES: dict[str, Source] = {
     "fashion-mnist": _mnist_like("FashionMNIST", FASHION_NAMES),
     "kmnist": _mnist_like("KMNIST", KMNIST_NAMES),
     "cifar10": _cifar("cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
-                      "batches.meta", "label_names", "labels", "CIFAR10"),
-    "cifar100": _cifar("cifar-100-python", ("train",), "test", "meta", "fine_label_names", "fine_labels", "CIFAR100"),
+                      "batches.meta", "label_names", "labels", "CIFAR10", "cifar-10-python.tar.gz"),
+    "cifar100": _cifar("cifar-100-python", ("train",), "test", "meta", "fine_label_names", "fine_labels", "CIFAR100",
+                       "cifar-100-python.tar.gz"),
     "svhn": Source("", {"train": ("train_32x32.mat",), "test": ("test_32x32.mat",)}, "SVHN", False, _read_svhn,
                    _fixed_names(DIGIT_NAMES)),
 }
@@ -143,6 +149,10 @@ def load_torchvision(kind: str, root: Path, log: Log) -> Dataset:
     source = SOURCES[kind]
     directory = root / source.folder if source.folder else root
     missing = source.missing(directory)
+    if missing and source.archive and (root / source.archive).is_file():
+        log(f"{kind}: unpacking {root / source.archive}")
+        unpack(root / source.archive, root, source.folder)
+        missing = source.missing(directory)
     if missing:
         log(f"{kind}: {', '.join(missing)} not found in {directory}; downloading into {root}")
         download(kind, source, root, directory, missing)
@@ -170,6 +180,9 @@ def download(kind: str, source: Source, root: Path, directory: Path, missing: li
     import torchvision.datasets as tv_datasets
 
     dataset_class = getattr(tv_datasets, source.torchvision_class)
+    created = next((path for path in reversed((root, *root.parents)) if not path.exists()), None)
+    levels = [created] if created else [root, *(root / part for part in _prefixes(source.folder))]
+    before = {level: _entries(level) for level in levels}
     try:
         root.mkdir(parents=True, exist_ok=True)
         if kind == "svhn":
@@ -178,12 +191,58 @@ def download(kind: str, source: Source, root: Path, directory: Path, missing: li
         else:
             dataset_class(str(root), train=True, download=True)
     except Exception as exc:  # network errors, HTTP errors, checksum mismatches, full disks
+        _remove_new(before)
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         reason = " ".join(lines)[:300] if lines else type(exc).__name__
+        offline = (f"{source.archive} (as downloaded) into {root}/, or " if source.archive else "") + \
+            f"{', '.join(missing)} (or their .gz) into {directory}/"
         raise TrainError(
             f"could not download {kind} into {root}: {reason}",
-            help=f"without network access, put {', '.join(missing)} (or their .gz) into {directory}/, "
-                 f"or point --data-root at a folder that has them") from None
+            help=f"without network access, put {offline}, or point --data-root at a folder that has them") from None
     still_missing = source.missing(directory)
     if still_missing:
         raise TrainError(f"downloading {kind} did not produce {', '.join(still_missing)} in {directory}")
+
+
+def unpack(archive: Path, root: Path, folder: str) -> None:
+    """Unpack a data set's archive into `root`, taking only the members under `folder` and
+    refusing links, devices and paths that leave `root` (tarfile's `data` filter)."""
+    if not hasattr(tarfile, "data_filter"):  # Python 3.10.12 / 3.11.4 brought safe extraction
+        raise TrainError(f"unpacking {archive} safely needs Python 3.10.12, 3.11.4 or newer",
+                         help=f"unpack it yourself into {root}/")
+    try:
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.name == folder or m.name.startswith(f"{folder}/")]
+            tar.extractall(root, members=members, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise TrainError(f"cannot unpack {archive}: {exc}",
+                         help="download it again, or unpack it yourself into the same folder") from None
+
+
+def _prefixes(folder: str) -> Iterator[str]:
+    """`a`, `a/b` for `a/b`: the folders below the root that lead to a data set's files."""
+    parts = Path(folder).parts
+    return ("/".join(parts[:end]) for end in range(1, len(parts) + 1))
+
+
+def _entries(level: Path) -> set[str] | None:
+    """The names in a folder, or None when it does not exist (yet)."""
+    try:
+        return {entry.name for entry in level.iterdir()}
+    except OSError:
+        return None
+
+
+def _remove_new(before: dict[Path, set[str] | None]) -> None:
+    """Take away what a failed download made: the first folder on the way to the data set's
+    files that did not exist before it, and the entries that are new in those that did."""
+    for level, names in before.items():
+        if names is None:
+            shutil.rmtree(level, ignore_errors=True)
+            return
+        for name in (_entries(level) or set()) - names:
+            target = level / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
