@@ -238,6 +238,17 @@ def test_eval_does_not_download_into_a_data_root_that_is_gone(tiny_net: Path, mn
     assert evaluated.exception is None and evaluated.exit_code == 0, evaluated.output
 
 
+def test_train_says_how_many_images_an_epoch_leaves_out(tiny_net: Path, tmp_path: Path) -> None:
+    result = run("train", tiny_net, "--data", "digits", "--limit", "100", "--batch-size", "30", "--epochs", "1",
+                 "--out", tmp_path / "run")
+    assert result.exception is None and result.exit_code == 0, result.output
+    assert "3 full batches of 30 (90 images); the last 10 of each shuffled epoch are left out" in \
+        " ".join(result.output.split())
+    whole = run("train", tiny_net, "--data", "digits", "--limit", "90", "--batch-size", "30", "--epochs", "1",
+                "--out", tmp_path / "whole")
+    assert whole.exit_code == 0 and "left out" not in whole.output
+
+
 def test_the_cli_module_does_not_import_torch() -> None:
     code = "import sys, cnndsl.cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -70,6 +70,16 @@ def json_value(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def partial_batch(batch: int, samples: int) -> str | None:
+    """What an epoch leaves out when the training images do not fill whole batches: every
+    step takes a full batch, so the remainder (a different, shuffled few each epoch) waits."""
+    steps, rest = divmod(samples, batch)
+    if not rest:
+        return None
+    return (f"{steps:,} full batches of {batch:,} ({steps * batch:,} images); the last {rest:,} of each shuffled "
+            f"epoch are left out, different ones each time")
+
+
 def classes_of(net: ir.Network) -> int:
     if len(net.output_shape) != 1:
         raise TrainError(f"{net.name} outputs {format_shape(net.output_shape)}, but training a classifier needs "
@@ -235,6 +245,8 @@ class Session:
             f"[bold]network[/] {net.name}: input {format_shape(net.input_shape)}, {classes_of(net)} classes",
             f"[bold]data[/] {dataset.spec}: {len(train_set):,} training images{limited}, {len(dataset.test):,} test "
             f"images, {shape}, {len(dataset.classes)} classes",
+            *([f"[bold]epoch[/] {partial}"] if (partial := partial_batch(
+                effective_batch_size(settings, len(train_set)), len(train_set))) else []),
             "[bold]adapt[/] " + "; ".join(adaptation.describe()),
             f"[bold]augment[/] {augmentation.describe()}",
             f"[bold]recipe[/] {settings.optimizer} lr {settings.lr:g} ({settings.schedule}), momentum "
