@@ -65,6 +65,12 @@ SPECIAL = {
                 "would need the network and change that environment"),
     'pip install -e ".[test]" && pytest':
         Special(None, "this is the test suite itself: running it from one of its tests would recurse"),
+    "python -c \"import torch, torchvision; torch.save(torchvision.models.mnasnet1_0(weights='DEFAULT')"
+    ".state_dict(), 'mnasnet1_0.pth')\"":
+        Special("python -c \"import torch, torchvision; torch.save(torchvision.models.mnasnet1_0().state_dict(), "
+                "'mnasnet1_0.pth')\"",
+                "run without weights='DEFAULT', which downloads ImageNet weights: the tests run offline, and the "
+                "freshly initialised model has the same tensors, shapes and order"),
     "CNNDSL_FUZZ_EXAMPLES=20000 pytest tests/test_robustness.py tests/test_formatter.py":
         Special(None, "a fuzz run of many minutes; the normal pytest run covers the same properties with "
                       "fewer examples"),

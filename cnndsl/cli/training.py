@@ -19,8 +19,10 @@ from typing import Iterator, Optional
 import typer
 from rich.markup import escape
 
+from ..compiler import CompileError
+from ..render import print_diagnostics
 from ..train.errors import Interrupted, TrainError
-from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network
+from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network, usage_error
 
 
 class Optimizer(str, Enum):
@@ -61,9 +63,13 @@ FormatOption = typer.Option(Format.text, "--format", "-f", help="Output format."
 
 @contextmanager
 def reported_errors() -> Iterator[None]:
-    """Turn a TrainError into its message on stderr and its exit code."""
+    """Turn a TrainError into its message on stderr and its exit code, and weights that do not
+    fit (`--init`) into their diagnostic, at the line of the `.net` file (exit 1)."""
     try:
         yield
+    except CompileError as exc:
+        print_diagnostics(err_console, exc.diagnostics)
+        raise typer.Exit(1) from None
     except TrainError as exc:
         err_console.print(f"[bold red]error[/]: {escape(exc.message)}", highlight=False)
         help = f"continue with: {resume_command(sys.argv[1:], exc.run)}" if isinstance(exc, Interrupted) else exc.help
@@ -120,6 +126,12 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/NETWORK-TIME)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last finished epoch."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N training images."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from the tensors of this file (a PyTorch state "
+                                                             "dict, a .safetensors file or a run directory): "
+                                                             "fine-tuning.", show_default=False),
+    fresh: Optional[list[str]] = typer.Option(None, "--fresh", help="With --init: a layer (or a block's label) that "
+                                                                    "keeps its own initialisation, such as a new "
+                                                                    "classifier. Repeatable.", show_default=False),
     data_root: Path = typer.Option(Path("data"), "--data-root", help="Where data sets are read and downloaded."),
     compile_: bool = typer.Option(False, "--compile", help="Compile the model with torch.compile."),
     nproc: Optional[int] = typer.Option(None, "--nproc", min=1,
@@ -134,6 +146,8 @@ def train(
 ) -> None:
     """Train a network and write a run directory (weights, metrics, plots)."""
     _quiet_unless_rank_zero()
+    if fresh and init is None:
+        raise usage_error("--fresh names layers to leave out of --init; give --init PATH too")
     net = load_network(file, network, set_, strict)
     flags = {"data": data, "epochs": epochs, "batch_size": batch_size, "optimizer": _value(optimizer), "lr": lr,
              "momentum": momentum, "weight_decay": weight_decay, "schedule": _value(schedule),
@@ -143,7 +157,8 @@ def train(
         from ..train.commands.launch import launch, train_here
         from ..train.commands.session import TrainRequest
 
-        request = TrainRequest(net, build, flags, data_root, limit, device.value, compile_, out, resume)
+        request = TrainRequest(net, build, flags, data_root, limit, device.value, compile_, out, resume, init,
+                               tuple(fresh or ()))
         if nproc is not None and nproc > 1:
             launch(request, nproc, dist_timeout)
         else:

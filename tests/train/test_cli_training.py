@@ -309,3 +309,55 @@ def test_resume_command_replaces_out_and_resume_flags() -> None:
     assert resume_command(["train", "a b.net", "--out=x", "--resume", "-e", "3"], Path("runs/r 1")) == \
         "cnndsl train 'a b.net' -e 3 --resume --out 'runs/r 1'"
     assert resume_command(["train", "n.net", "-o", "x"], None).endswith("--resume --out RUN_DIR")
+
+
+def test_init_starts_from_another_runs_weights_and_records_the_file(trained: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    import torch
+
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    result = run("train", net, "--init", trained, "--data", "digits", "--epochs", "1", "--lr", "1e-12",
+                 "--schedule", "constant", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    weights = trained / "weights.pt"
+    assert f"init {weights.resolve()} (sha256 " in result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["init"] == {"path": str(weights.resolve()), "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+                              "fresh": []}
+    before = torch.load(weights, weights_only=True)
+    after = torch.load(tmp_path / "run" / "weights.pt", weights_only=True)
+    for key in ("conv1.weight", "linear1.weight"):  # a learning rate of 1e-12 leaves them where --init put them
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-6)
+
+
+def test_init_that_does_not_fit_names_the_line_and_fresh_layers_fix_it(trained: Path, tmp_path: Path) -> None:
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    result = run("train", net, "--init", trained, "--set", "classes=5", "--data", "fake", "--out", tmp_path / "run")
+    assert result.exit_code == 1, result.output
+    assert "error[E0302]: weights do not fit: `linear1.weight` is 5x128, but weights.pt has `linear1.weight` of " \
+           "10x128 in its place" in result.output
+    assert f"--> {net}:7:5" in result.output and "`--fresh linear1`" in result.output
+    assert not (tmp_path / "run").exists(), "a refused --init wrote a run directory"
+    result = run("train", net, "--init", trained, "--fresh", "linear1", "--set", "classes=5", "--data", "fake",
+                 "--epochs", "1", "--limit", "64", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["init"]["fresh"] == ["linear1"]
+
+
+def test_init_mistakes_are_errors_not_tracebacks(trained: Path, tmp_path: Path) -> None:
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    result = run("train", net, "--fresh", "linear1", "--data", "fake")
+    assert result.exit_code == 2 and "give --init PATH too" in result.output
+    result = run("train", net, "--init", tmp_path / "absent.pt", "--data", "fake")
+    assert result.exit_code == 1 and "error[E0304]: cannot read weights from" in result.output
+    result = run("train", net, "--init", trained, "--fresh", "linear", "--data", "fake")
+    assert result.exit_code == 1 and "error[E0305]" in result.output and "did you mean `linear1`?" in result.output
+    first = run("train", net, "--data", "fake", "--epochs", "1", "--limit", "64", "--out", tmp_path / "run")
+    assert first.exit_code == 0, first.output
+    resumed = run("train", net, "--init", trained, "--data", "fake", "--epochs", "1", "--limit", "64", "--out",
+                  tmp_path / "run", "--resume")
+    assert resumed.exit_code == 1 and "cannot resume" in resumed.output and "init" in resumed.output

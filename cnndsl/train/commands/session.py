@@ -12,6 +12,7 @@ decides (the run directory, a checkpoint to resume from) is sent to the others.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,9 +20,11 @@ from typing import Any, Callable, Mapping
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 from torch import nn
 
 from ... import __version__, ir
+from ...backends.weights import file_weights, fitted_state
 from ...ir import format_shape
 from ...train_schema import DataSpec, TrainSettings
 from ..data.adapt import Adaptation, Normaliser, adaptation_for
@@ -47,7 +50,7 @@ SAMPLE_GRID_SIZE = 32
 # The number of processes is among them: batch-norm statistics and dropout streams are
 # per process, so only the same number continues a run exactly.
 RESUME_KEYS = (("network", "name"), ("network", "sources"), ("network", "params"), ("data", "spec"),
-               ("data", "limit"), ("settings",), ("distributed", "world_size"))
+               ("data", "limit"), ("settings",), ("distributed", "world_size"), ("init",))
 # Runs written before distributed training was added were trained by one process.
 SINGLE_PROCESS = {"world_size": 1, "backend": None}
 
@@ -63,6 +66,42 @@ class TrainRequest:
     compile: bool = False
     out: Path | None = None
     resume: bool = False
+    init: Path | None = None  # --init: the weights to start from
+    fresh: tuple[str, ...] = ()  # --fresh: the layers that keep their own initialisation
+
+
+@dataclass(frozen=True)
+class Init:
+    """The tensors `--init` gives the model (by the model's keys), and the file they came from."""
+
+    state: Mapping[str, torch.Tensor]
+    path: Path
+    sha256: str
+    fresh: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "sha256": self.sha256, "fresh": list(self.fresh)}
+
+
+def initial_weights(request: TrainRequest) -> Init | None:
+    """`--init`, read and checked against the network's shapes (the model is built on the meta
+    device, so nothing is allocated): a file that does not fit stops the run before anything
+    is written, with the `.net` line of the first tensor at fault."""
+    if request.init is None:
+        return None
+    with torch.device("meta"):
+        shapes = request.build_model(request.net)
+    state = fitted_state(shapes, request.init, request.fresh)
+    path = file_weights(request.init).resolve()
+    return Init(state, path, file_sha256(path), request.fresh)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def json_value(value: Any) -> Any:
@@ -155,6 +194,7 @@ class Session:
         self.console = console
         self.net = request.net
         self.cluster = cluster
+        self.init: Init | None = None
 
     def log(self, message: str) -> None:
         self.console.print(message, highlight=False)
@@ -169,6 +209,7 @@ class Session:
 
     def _prepare(self, settings: TrainSettings, spec: DataSpec, plan: DevicePlan) -> RunDir:
         request, net, cluster = self.request, self.net, self.cluster
+        self.init = initial_weights(request)
         existing = cluster.main_decides(self._open_for_resume) if request.resume else None
         dataset = cluster.in_turn(lambda: load_dataset(spec, request.data_root, net.input_shape, classes_of(net),
                                                        self.log))
@@ -202,7 +243,7 @@ class Session:
         problem = _mismatch(existing.read_config(), config)
         if problem:
             raise TrainError(f"cannot resume {existing.path}: {problem}",
-                             help="resume with the same network, --set values, data, settings and number of "
+                             help="resume with the same network, --set values, data, settings, --init and number of "
                                   "processes, or start a new run with another --out")
         if existing.read_status()["state"] == COMPLETE:
             self.log(f"{existing.path} is already complete; nothing to resume")
@@ -234,6 +275,7 @@ class Session:
             "device": {"requested": request.device, "used": str(plan.device)},
             "distributed": {"world_size": self.cluster.world_size, "backend": self.cluster.backend},
             "compile": request.compile,
+            "init": None if self.init is None else self.init.as_json(),
         }
 
     def _print_plan(self, settings: TrainSettings, dataset: Dataset, train_set: ImageSet, adaptation: Adaptation,
@@ -253,6 +295,9 @@ class Session:
             f"{settings.momentum:g}, weight decay {settings.weight_decay:g}, label smoothing "
             f"{settings.label_smoothing:g}, batch {settings.batch_size}, {settings.epochs} epochs, seed {settings.seed}",
             f"[bold]device[/] {plan.describe()}" + (", torch.compile" if request.compile else ""),
+            *([f"[bold]init[/] {escape(str(self.init.path))} (sha256 {self.init.sha256[:12]}...)"
+               + (f", fresh: {escape(', '.join(self.init.fresh))}" if self.init.fresh else "")]
+              if self.init is not None else []),
             *([f"[bold]workers[/] {self.cluster.describe(effective_batch_size(settings, len(train_set)))}"]
               if self.cluster.distributed else []),
             f"[bold]run[/] {run.path}",
@@ -265,6 +310,8 @@ class Session:
         request, net, cluster = self.request, self.net, self.cluster
         torch.manual_seed(settings.seed)
         model = request.build_model(net).to(plan.device)
+        if self.init is not None:  # before the replicas are made; a resumed run's checkpoint replaces it
+            model.load_state_dict(self.init.state, strict=False)
         if plan.channels_last:
             model = model.to(memory_format=torch.channels_last)
         cluster.seed(settings.seed)
