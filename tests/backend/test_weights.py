@@ -135,7 +135,7 @@ def test_the_first_shape_that_differs_names_its_line_and_key(tmp_path: Path, mon
         cnndsl.load_weights(model, "five_classes.pth")
     assert caught.value.diagnostic.code == "E0302"
     assert caught.value.diagnostic.span is not None and caught.value.diagnostic.span.line == 7
-    assert str(caught.value).startswith("tiny.net:7:11: weights do not fit")
+    assert str(caught.value).startswith("tiny.net:7:11: E0302: weights do not fit")
     _golden("E0302_classes", caught.value, bless)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "a refused load changed the model"
 
