@@ -121,7 +121,7 @@ def pick_networks(program: Program, network: str | None, every: bool, diags: Dia
 
 
 @contextmanager
-def _without_gc():
+def without_gc():
     """The passes build many small immutable objects and no reference cycles; pausing the
     cyclic collector keeps checking linear in the size of the network (it is measurably
     superlinear otherwise, from repeated full collections)."""
@@ -139,7 +139,7 @@ def check_file(file: SourceFile, network: str | None = None, overrides: Mapping[
     """Run every static pass over `file`. With `every`, all networks of the file are
     expanded; otherwise exactly one (the named one, or the only one). `how_to_pick` is how
     the caller's user names a network (`--network NAME` on the command line)."""
-    with _without_gc():
+    with without_gc():
         return _check_file(file, network, overrides, strict, every, how_to_pick)
 
 
