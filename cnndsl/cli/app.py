@@ -65,7 +65,8 @@ def parse_sets(sets: Optional[list[str]]) -> dict[str, Value]:
 
 
 def check_path(file: Path, network: Optional[str], sets: Optional[list[str]], strict: bool,
-               every: bool = False) -> Report:
+               every: bool = False, ignore: frozenset[str] = frozenset(),
+               select: frozenset[str] | None = None, allows: bool = True) -> Report:
     """Check one file; a missing file is a usage error (exit 2)."""
     if not file.exists():
         raise usage_error(f"no such file: {file}")
@@ -75,7 +76,8 @@ def check_path(file: Path, network: Optional[str], sets: Optional[list[str]], st
     source, problems = load(file)
     if source is None:
         return Report(None, problems)
-    return check_file(source, network, overrides, strict, every, how_to_pick="--network NAME")
+    return check_file(source, network, overrides, strict, every, how_to_pick="--network NAME", ignore=ignore,
+                      select=select, allows=allows)
 
 
 def load_network(file: Path, network: Optional[str], sets: Optional[list[str]], strict: bool) -> ir.Network:
