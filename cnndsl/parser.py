@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,7 @@ from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import limits, syntax as S
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, Label, closest, error, replace
 from .source import SourceFile, Span
 
 _TERMINAL_WORDS = {
@@ -330,9 +331,31 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     assert isinstance(exc, UnexpectedToken)  # the parser raises no other kind of UnexpectedInput
     token = exc.token
     span = _token_span(file, token) if token.end_column else Span.point(file, line, column)
+    misspelt = _misspelt_keyword(file, token) if str(token) == "{" else None
+    if misspelt is not None:
+        word, written, keyword = misspelt
+        return error("E0001", f"unexpected `{token}` after `{written}`", span, "not expected here",
+                     secondary=(Label(word, "not a keyword"),), help=f"did you mean `{keyword}`?",
+                     fixes=(replace(word, keyword, f"replace `{written}` by `{keyword}`"),))
     return error("E0001", f"unexpected `{token}`", span, "not expected here",
                  notes=(f"expected {_describe_expected(set(exc.expected))}",),
                  help=_token_help(str(token), set(exc.expected)))
+
+
+def _misspelt_keyword(file: SourceFile, brace: Token) -> tuple[Span, str, str] | None:
+    """`residul {`: the name before an unexpected `{` that is a misspelling of a keyword that
+    opens a body (`residual`, `concat`, `branch`, ...), with that keyword."""
+    start = cast(int, brace.start_pos)
+    before = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", file.text[:start])
+    if before is None:
+        return None
+    openers = sorted(keywords() - {"network", "block", "use", "input", "repeat", "true", "false"})
+    keyword = closest(before.group(1).lower(), openers)
+    if keyword is None:
+        return None
+    line = file.text.count("\n", 0, before.start(1)) + 1
+    column = before.start(1) - (file.text.rfind("\n", 0, before.start(1)) + 1) + 1
+    return Span(file, line, column, line, column + len(before.group(1))), before.group(1), keyword
 
 
 def _char_help(char: str) -> str | None:
