@@ -358,3 +358,17 @@ def test_code_actions_are_the_fixes(client: Client, path: Path) -> None:
     (every,) = [a for a in actions if a["kind"].startswith("source.fixAll")]
     assert apply_edits("\n".join(lines), every["edit"]["changes"][uri]) == text
     client.change(uri, text)
+
+
+def test_allow_comments_in_the_editor(client: Client, tmp_path: Path) -> None:
+    """`allow` silences as in `check`; one that silences nothing is shown (W0205), except in a
+    file of blocks alone, whose warnings only a network that calls them can show."""
+    path = tmp_path / "net.net"
+    text = "network N {\n    input 3x8x8\n    conv(4, 3)  # allow(W0204)\n    batchnorm\n    flatten\n    linear(2)\n}\n"
+    uri = client.open(path, text)
+    assert client.diagnostics(uri, 1) == []
+    version = client.change(uri, text.replace("conv(4, 3)", "conv(4, 3, bias=false)"))
+    (unused,) = client.diagnostics(uri, version)
+    assert unused["code"] == "W0205" and unused["range"]["start"] == {"line": 2, "character": 28}
+    library = client.open(tmp_path / "lib.net", "# allow(W0204)\nblock B { conv(4, 3) batchnorm }\n")
+    assert client.diagnostics(library, 1) == []

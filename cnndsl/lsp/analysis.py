@@ -100,7 +100,8 @@ def analyse(file: SourceFile, load: Loader) -> Analysis:
                 net = expand(program, name, {}, diags, observe)
                 if net is not None:
                     lint(net, diags)
-        silenced = silence(diags.items, ([module] if module else []) + used, file,
-                           complete=module is not None and not diags.has_errors)
+        # a file without networks is a library: its blocks' warnings show where a network calls them
+        complete = program is not None and bool(program.networks) and not diags.has_errors
+        silenced = silence(diags.items, ([module] if module else []) + used, file, complete=complete)
         items = tuple(sorted(silenced.kept, key=_position))
         return Analysis(file, module, program, items, {span: tuple(found) for span, found in facts.items()})
