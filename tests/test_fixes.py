@@ -40,9 +40,8 @@ def fixable(path: Path, unsafe: bool = False) -> list[str]:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the golden folder (some cases `use` their neighbours), fixed file by file."""
-    folder = tmp_path_factory.mktemp("golden")
-    for path in GOLDEN.iterdir():
-        shutil.copy(path, folder / path.name)
+    folder = tmp_path_factory.mktemp("corpus") / "golden"
+    shutil.copytree(GOLDEN, folder)
     return folder
 
 
