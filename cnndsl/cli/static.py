@@ -90,8 +90,9 @@ def _fix(path: Path, network: Optional[str], overrides: dict, strict: bool, igno
     source, _ = read_source(path, str(path))
     if source is None:
         return 0  # unreadable: check reports it
-    result = fix_file(source, lambda text: check_file(text, network, overrides, strict, network is None, ignore,
-                                                      select, allows).diagnostics, unsafe)
+    result = fix_file(source, lambda text: check_file(text, network, overrides, strict, network is None,
+                                                      how_to_pick="--network NAME", ignore=ignore, select=select,
+                                                      allows=allows).diagnostics, unsafe)
     if result.applied:
         data = path.read_bytes()
         text = result.text.replace("\n", "\r\n") if b"\r\n" in data else result.text
