@@ -21,7 +21,7 @@ from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import limits, syntax as S
-from .diagnostics import Diagnostic, Label, closest, error, replace
+from .diagnostics import Diagnostic, Label, closest, error, replace, suggest
 from .source import SourceFile, Span
 
 _TERMINAL_WORDS = {
@@ -228,6 +228,14 @@ class _Builder(Transformer_NonRecursive):
     def add(self, meta, children):
         return self._branches("add", meta, children)
 
+    @v_args(meta=True)
+    def named_branches(self, meta, children):
+        """`mul { ... }`, `split { ... }`: constructs of branches that are not keywords, so that a
+        version 1 file with a label or a block of that name keeps its meaning; resolve checks
+        the name."""
+        name, branches = children
+        return S.Branches(str(name), branches, self._s(meta), self._t(name))
+
     def branches(self, children):
         return tuple(c for c in children if not isinstance(c, Token))
 
@@ -331,27 +339,29 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     assert isinstance(exc, UnexpectedToken)  # the parser raises no other kind of UnexpectedInput
     token = exc.token
     span = _token_span(file, token) if token.end_column else Span.point(file, line, column)
-    misspelt = _misspelt_keyword(file, token) if str(token) == "{" else None
-    if misspelt is not None:
+    misspelt = _misspelt_keyword(file, token) if str(token) == "{" or "BRANCH" in exc.expected else None
+    fixes = (replace(misspelt[0], misspelt[2], f"replace `{misspelt[1]}` by `{misspelt[2]}`"),) if misspelt else ()
+    if misspelt is not None and str(token) == "{":
         word, written, keyword = misspelt
         return error("E0001", f"unexpected `{token}` after `{written}`", span, "not expected here",
-                     secondary=(Label(word, "not a keyword"),), help=f"did you mean `{keyword}`?",
-                     fixes=(replace(word, keyword, f"replace `{written}` by `{keyword}`"),))
+                     secondary=(Label(word, "not a keyword"),), help=f"did you mean `{keyword}`?", fixes=fixes)
     return error("E0001", f"unexpected `{token}`", span, "not expected here",
                  notes=(f"expected {_describe_expected(set(exc.expected))}",),
-                 help=_token_help(str(token), set(exc.expected)))
+                 help=_token_help(str(token), set(exc.expected), file.line(line)[:column - 1]), fixes=fixes)
 
 
-def _misspelt_keyword(file: SourceFile, brace: Token) -> tuple[Span, str, str] | None:
-    """`residul {`: the name before an unexpected `{` that is a misspelling of a keyword that
-    opens a body (`residual`, `concat`, `branch`, ...), with that keyword."""
-    start = cast(int, brace.start_pos)
-    before = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", file.text[:start])
+def _misspelt_keyword(file: SourceFile, token: Token) -> tuple[Span, str, str] | None:
+    """`residul {`: the name before the `{` at or just before an unexpected token, when it is a
+    misspelling of a keyword that opens a body (`residual`, `concat`, `branch`, ...), with that
+    keyword."""
+    start = cast(int, token.start_pos)
+    brace = "" if str(token) == "{" else r"\{\s*"
+    before = re.search(rf"([A-Za-z_][A-Za-z0-9_]*)\s*{brace}$", file.text[:start])
     if before is None:
         return None
     openers = sorted(keywords() - {"network", "block", "use", "input", "repeat", "true", "false"})
     keyword = closest(before.group(1).lower(), openers)
-    if keyword is None:
+    if keyword is None or keyword == before.group(1):
         return None
     line = file.text.count("\n", 0, before.start(1)) + 1
     column = before.start(1) - (file.text.rfind("\n", 0, before.start(1)) + 1) + 1
@@ -366,7 +376,22 @@ def _char_help(char: str) -> str | None:
     return None
 
 
-def _token_help(token: str, expected: set[str]) -> str | None:
+# What may start a top-level item, and the statements that open a body after a name.
+_TOP_LEVEL = ("network", "block", "use")
+_BODY_KEYWORDS = ("residual", "repeat", "shortcut", "train")
+
+
+def _token_help(token: str, expected: set[str], before: str) -> str | None:
+    """The fix for an unexpected token; `before` is its line up to the token."""
+    if "NETWORK" in expected and token not in _TOP_LEVEL:
+        return suggest(token, _TOP_LEVEL) or "a file holds `network`, `block` and `use` items"
+    if token == "*" and re.search(r"->\s*(\S+x\S+|\[[^\]]*\])\s*$", before):
+        return ("after `->` the rest of the statement is the shape; to repeat a statement and assert its "
+                "output, put the count first: `relu * 3 -> 1x8x8`")
+    if "BRANCH" in expected:
+        opener = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*\{\s*$", before)
+        hint = suggest(opener.group(1), _BODY_KEYWORDS) if opener else None
+        return hint or "each branch of `concat`, `add`, `mul` and `split` is written `branch { ... }`"
     if "RPAR" in expected and "COMMA" in expected:
         return "separate arguments with `,` and close the list with `)`"
     if "RBRACE" in expected:

@@ -23,7 +23,8 @@ from cnndsl.compiler import CompileError
 from .test_torch_module import SOURCE as TREE
 
 ROOT = Path(__file__).resolve().parents[2]
-NET_FILES = sorted((ROOT / "architectures").glob("*.net")) + sorted((ROOT / "architectures" / "zoo").glob("*.net"))
+NET_FILES = sorted((ROOT / "architectures").glob("*.net")) + sorted((ROOT / "architectures" / "zoo").glob("*.net")) + \
+    [ROOT / "tests" / "backend" / "v2_units.net"]  # every construct and layer of language version 2
 NETWORKS = [(path, net.name) for path in NET_FILES for net in cnndsl.check(path, every=True).networks]
 LARGE = 30_000_000  # the zoo's models above this many parameters are exported in the slow run only
 
