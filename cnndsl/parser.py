@@ -341,9 +341,13 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     span = _token_span(file, token) if token.end_column else Span.point(file, line, column)
     misspelt = _misspelt_keyword(file, token) if str(token) == "{" or "BRANCH" in exc.expected else None
     fixes = (replace(misspelt[0], misspelt[2], f"replace `{misspelt[1]}` by `{misspelt[2]}`"),) if misspelt else ()
-    if misspelt is not None and str(token) == "{":
+    if misspelt is not None:
         word, written, keyword = misspelt
-        return error("E0001", f"unexpected `{token}` after `{written}`", span, "not expected here",
+        if str(token) != "{":  # `residul { conv ... }` parses as far as a construct of branches
+            brace = file.text.rfind("{", 0, cast(int, token.start_pos))
+            brace_line = file.text.count("\n", 0, brace) + 1
+            span = Span.point(file, brace_line, brace - (file.text.rfind("\n", 0, brace) + 1) + 1)
+        return error("E0001", f"unexpected `{{` after `{written}`", span, "not expected here",
                      secondary=(Label(word, "not a keyword"),), help=f"did you mean `{keyword}`?", fixes=fixes)
     return error("E0001", f"unexpected `{token}`", span, "not expected here",
                  notes=(f"expected {_describe_expected(set(exc.expected))}",),

@@ -136,10 +136,11 @@ class _Resolver:
         if isinstance(stmt, S.Branches):
             branches = tuple(self.body(b, scope, in_network, False) for b in stmt.branches)
             if stmt.op not in S.BRANCH_OPS:
+                hint, fixes = rename(stmt.keyword_span, stmt.op, S.BRANCH_OPS)
                 self.diags.add(error("E0010", f"unknown construct `{stmt.op}`", stmt.keyword_span,
                                      "not a construct that takes branches",
-                                     help=suggest(stmt.op.lower(), S.BRANCH_OPS) or
-                                     f"the constructs with branches are {', '.join(S.BRANCH_OPS)}"))
+                                     help=hint or f"the constructs with branches are {', '.join(S.BRANCH_OPS)}",
+                                     fixes=fixes))
                 return Unresolved(stmt.span)
             if not stmt.branches:
                 self.diags.add(error("E0027", f"`{stmt.op}` needs at least one branch", stmt.keyword_span,
