@@ -8,19 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cnndsl.cli import app
+from cli_runner import invoke
 
 ARCHITECTURES = Path(__file__).resolve().parent.parent / "architectures"
 
-runner = CliRunner()
 LENET = ARCHITECTURES / "lenet5.net"
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args))
+    return invoke(args)
 
 
 def test_check_ok_exits_0() -> None:

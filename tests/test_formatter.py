@@ -20,9 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from rich.console import Console
 from rich.text import Text
-from typer.testing import CliRunner
 
-from cnndsl.cli import app
+import cli_runner
 from cnndsl.formatter import format_source
 from cnndsl.parser import parse, parse_keeping, read_source
 from cnndsl.source import SourceFile
@@ -31,8 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted([*ROOT.glob("architectures/*.net"), *ROOT.glob("architectures/zoo/*.net"),
                  *ROOT.glob("tests/golden/*.net")])
 EXAMPLES = int(os.environ.get("CNNDSL_FUZZ_EXAMPLES", "150"))
-runner = CliRunner()
-
 
 def fmt(text: str) -> str:
     formatted, problems = format_source(SourceFile("t.net", text))
@@ -299,7 +296,7 @@ NEAT = "network A {  # tiny\n    input 4\n    linear(2) -> 2\n}\n"
 
 
 def invoke(*args: str, input: str | None = None):
-    return runner.invoke(app, ["fmt", *args], input=input)
+    return cli_runner.invoke(["fmt", *args], input=input)
 
 
 def test_rewrites_in_place_and_names_the_files(tmp_path: Path) -> None:
@@ -438,5 +435,5 @@ def test_console_script(tmp_path: Path) -> None:
 
 def test_the_repository_networks_are_formatted() -> None:
     """The reference networks are kept in the canonical layout (`cnndsl fmt architectures`)."""
-    result = runner.invoke(app, ["fmt", "--check", str(ROOT / "architectures")])  # and architectures/zoo
+    result = cli_runner.invoke(["fmt", "--check", str(ROOT / "architectures")])  # and architectures/zoo
     assert result.exit_code == 0, result.output

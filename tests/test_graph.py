@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from cnndsl import ir
-from cnndsl.cli import app
+from cli_runner import invoke
 from cnndsl.compiler import check
 from cnndsl.graph.captions import caption
 from cnndsl.graph.layout import layout
@@ -31,8 +30,6 @@ LENET = ROOT / "architectures" / "lenet5.net"
 RESNET = ROOT / "architectures" / "resnet18.net"
 GOOGLENET = ROOT / "architectures" / "googlenet.net"
 SVG = "{http://www.w3.org/2000/svg}"
-
-runner = CliRunner()
 
 
 def network(source: str | Path) -> ir.Network:
@@ -331,7 +328,7 @@ def test_png_of_a_huge_network_is_scaled_down_not_huge() -> None:
 # ---- the command -------------------------------------------------------------------------
 
 def run(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
+    return invoke(args)
 
 
 def test_svg_goes_to_stdout_without_o() -> None:

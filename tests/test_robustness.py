@@ -14,18 +14,15 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from typer.testing import CliRunner
 
 import cnndsl
 from cnndsl import limits
-from cnndsl.cli import app
+from cli_runner import invoke
 from cnndsl.compiler import check_file
 from cnndsl.parser import decode_source
 
 ARCHITECTURES = sorted((Path(__file__).resolve().parent.parent / "architectures").glob("*.net"))
 EXAMPLES = int(os.environ.get("CNNDSL_FUZZ_EXAMPLES", "150"))
-runner = CliRunner()
-
 
 HANG_SECONDS = 60  # a hang detector, not a speed test: one input normally takes milliseconds
 
@@ -56,7 +53,7 @@ def front_end(data: bytes) -> list[str]:
 def test_binary_file_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "model.net"
     path.write_bytes(bytes(range(256)) * 4)
-    result = runner.invoke(app, ["check", str(path)])
+    result = invoke(["check", str(path)])
     assert result.exit_code == 1 and "E0003" in result.output
 
 
@@ -67,7 +64,7 @@ def test_invalid_utf8_is_rejected() -> None:
 def test_huge_file_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "big.net"
     path.write_text("# padding\n" * (limits.MAX_FILE_BYTES // 10 + 10))
-    result = runner.invoke(app, ["check", str(path)])
+    result = invoke(["check", str(path)])
     assert result.exit_code == 1 and "E0004" in result.output
 
 
@@ -85,7 +82,7 @@ def test_long_operator_chains_are_rejected(expression: str, tmp_path: Path) -> N
     path = tmp_path / "chain.net"
     path.write_text(source)
     for command in (["check"], ["fmt", "--check"]):
-        result = runner.invoke(app, [*command, str(path)])
+        result = invoke([*command, str(path)])
         assert result.exit_code == 1 and "E0005" in result.output, result.output
 
 

@@ -14,9 +14,11 @@ from ..compiler import Report, check_file, load
 from ..evaluate import parse_value
 from ..ir import Value
 from ..render import print_diagnostics
+from .boundary import BoundaryGroup, set_debug
 
 app = typer.Typer(
     name="cnndsl",
+    cls=BoundaryGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -34,8 +36,12 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
-                                          help="Print cnndsl's version and exit.")) -> None:
+                                          help="Print cnndsl's version and exit."),
+             debug: bool = typer.Option(False, "--debug",
+                                        help="Print the traceback of an internal error (or set CNNDSL_DEBUG=1).")
+             ) -> None:
     """Check, summarise, compile and train convolutional networks written in the .net language."""
+    set_debug(debug)
 
 
 console = Console(highlight=False, soft_wrap=True)

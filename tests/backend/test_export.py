@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 import cnndsl
 from cnndsl.backends.python_source import python_source
 from cnndsl.backends.torch_module import build
-from cnndsl.cli import app
+from cli_runner import invoke
 from cnndsl.compiler import CompileError
 
 from .test_torch_module import SOURCE as TREE
@@ -33,8 +32,6 @@ def _case(path: Path, name: str) -> object:
     large = path.parent.name == "zoo" and cnndsl.summary(path, name)["total_params"] > LARGE
     return pytest.param(path, name, id=f"{path.stem}:{name}", marks=[pytest.mark.slow] if large else [])
 LENET = ROOT / "architectures" / "lenet5.net"
-runner = CliRunner()
-
 
 def _load(source: str, class_name: str) -> torch.nn.Module:
     namespace: dict = {"__name__": "exported"}
@@ -111,7 +108,7 @@ def test_any_file_name_makes_a_valid_docstring() -> None:
 # ---- the command ---------------------------------------------------------------------
 
 def export(*args: str):
-    return runner.invoke(app, ["export", *args])
+    return invoke(["export", *args])
 
 
 def test_without_output_the_source_goes_to_stdout(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from typing import Callable
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 import cnndsl
 from cnndsl.backends import onnx_export
@@ -27,7 +26,7 @@ from cnndsl.backends.export_checks import ExportError
 from cnndsl.backends.onnx_export import onnx_bytes
 from cnndsl.backends.torch_module import evaluating
 from cnndsl.backends.torchscript_export import torchscript_bytes
-from cnndsl.cli import app
+from cli_runner import invoke
 
 from .test_torch_module import SOURCE as TREE
 
@@ -44,8 +43,6 @@ V2_UNITS = ROOT / "tests" / "backend" / "v2_units.net"
 NETWORKS = [(path.stem, path) for path in QUICK] + [("tree", TREE), ("v2_units", V2_UNITS)]
 ONNX_TOLERANCE = 1e-4
 TORCHSCRIPT_TOLERANCE = 1e-5
-runner = CliRunner()
-
 # PyTorch deprecates TorchScript; loading an archive in a test is what a user does.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 
@@ -180,7 +177,7 @@ def test_the_graph_modules_names_are_free_below_the_top_level(ort: ModuleType) -
 # ---- the command ---------------------------------------------------------------------
 
 def export(*args: str):
-    return runner.invoke(app, ["export", *args])
+    return invoke(["export", *args])
 
 
 def test_the_onnx_file_runs_and_names_its_input_and_output(tmp_path: Path, ort: ModuleType) -> None:

@@ -13,17 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from cnndsl.cli import app
+from cli_runner import invoke
 
 from .conftest import TINY_NET
 
-runner = CliRunner()
-
 
 def run(*args: object):
-    result = runner.invoke(app, [str(a) for a in args])
+    result = invoke(args)
     assert "Traceback" not in result.output
     return result
 

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from cnndsl.cli import app
+from cli_runner import invoke
 from cnndsl.train.commands.launch import failure_record, worker_failure
 from cnndsl.train.commands.session import _mismatch
 from cnndsl.train.distributed.cluster import Cluster
@@ -285,13 +284,12 @@ def test_a_worker_killed_by_a_signal_is_the_cause() -> None:
 
 def test_nproc_usage_errors_are_reported_before_any_process_starts(tiny_net: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    runner = CliRunner()
-    assert runner.invoke(app, ["train", str(tiny_net), "--data", "digits", "--nproc", "0"]).exit_code == 2
-    result = runner.invoke(app, ["train", str(tiny_net), "--data", "nope", "--nproc", "2"])
+    assert invoke(["train", str(tiny_net), "--data", "digits", "--nproc", "0"]).exit_code == 2
+    result = invoke(["train", str(tiny_net), "--data", "nope", "--nproc", "2"])
     assert result.exit_code == 2 and "unknown data set `nope`" in result.output
-    result = runner.invoke(app, ["train", str(tiny_net), "--data", "digits", "--batch-size", "1", "--nproc", "2"])
+    result = invoke(["train", str(tiny_net), "--data", "digits", "--batch-size", "1", "--nproc", "2"])
     assert result.exit_code == 1 and "a batch of 1 image cannot be shared by 2 processes" in result.output
     for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
         monkeypatch.setenv(name, value)
-    result = runner.invoke(app, ["train", str(tiny_net), "--data", "digits", "--nproc", "2"])
+    result = invoke(["train", str(tiny_net), "--data", "digits", "--nproc", "2"])
     assert result.exit_code == 2 and "under torchrun, leave it out" in result.output
