@@ -6,9 +6,10 @@ from __future__ import annotations
 import ast
 import enum
 import math
-from typing import Final, Mapping, Union
+import sys
+from typing import Final, Mapping, Union, cast
 
-from . import syntax as S
+from . import limits, syntax as S
 from .diagnostics import Diagnostic, error
 from .ir import Value
 from .layers import Param
@@ -56,7 +57,47 @@ def show(value: Value) -> str:
         return f'"{value}"'
     if isinstance(value, tuple):
         return "(" + ", ".join(show(v) for v in value) + ")"
+    return show_number(value)
+
+
+def show_number(value: int | float) -> str:
+    """A number for a message, whatever its size: Python refuses to print an integer of more
+    than 4,300 digits, and a message has no use for more than a few."""
+    if isinstance(value, int) and abs(value) >= 10**30:
+        digits = value.bit_length() * 30103 // 100000  # log10(2), to within one digit
+        return f"{'-' if value < 0 else ''}about 10^{digits}"
     return repr(value)
+
+
+def _bounded(value: int | float, expr: S.Expr) -> int | float:
+    """Every number an expression yields is an integer within MAX_INTEGER or a finite float;
+    past that, it is a diagnostic at the expression, never an overflow later."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > limits.MAX_INTEGER:
+            raise EvalError(error("E0038", f"integer out of range: {show_number(value)}", expr.span,
+                                  "too large", notes=(f"integers are limited to ±2^62 ({limits.MAX_INTEGER:,})",),
+                                  help="a size this large cannot be meant; check the arithmetic"))
+        return value
+    if not math.isfinite(value):
+        raise EvalError(error("E0038", f"number out of range: {_nonfinite(value)}", expr.span,
+                              "not a finite number", notes=(f"numbers are limited to ±{sys.float_info.max:.3g}",),
+                              help="a value this large cannot be meant; check the arithmetic"))
+    return value
+
+
+def _nonfinite(value: float) -> str:
+    return "not a number" if math.isnan(value) else "infinite"
+
+
+def _check(value: Value, expr: S.Expr) -> Value:
+    """`_bounded` for any value, tuples included (from `--set`, they reach names unchecked)."""
+    if isinstance(value, tuple):
+        return tuple(_check(v, expr) for v in value)
+    if isinstance(value, (int, float)):
+        return _bounded(value, expr)
+    return value
 
 
 def _number(value: Value, expr: S.Expr, op: str) -> int | float:
@@ -68,13 +109,14 @@ def _number(value: Value, expr: S.Expr, op: str) -> int | float:
 
 def evaluate(expr: S.Expr, env: Env) -> Value:
     """Evaluate an expression; `env` maps names to values (or UNKNOWN)."""
-    if isinstance(expr, S.Literal):
-        return expr.value
-    if isinstance(expr, S.Name):
-        value = env.get(expr.id, UNKNOWN)  # unknown names were reported by resolve
+    if isinstance(expr, (S.Literal, S.Name)):
+        if isinstance(expr, S.Literal):
+            value: Value | _Unknown = expr.value
+        else:
+            value = env.get(expr.id, UNKNOWN)  # unknown names were reported by resolve
         if value is UNKNOWN:
-            raise Unknown(expr.id)
-        return value
+            raise Unknown(cast(S.Name, expr).id)
+        return _check(value, expr)
     if isinstance(expr, S.TupleExpr):
         return tuple(evaluate(item, env) for item in expr.items)
     if isinstance(expr, S.Unary):
@@ -82,16 +124,19 @@ def evaluate(expr: S.Expr, env: Env) -> Value:
         return -value if expr.op == "-" else value
     left = _number(evaluate(expr.left, env), expr.left, expr.op)
     right = _number(evaluate(expr.right, env), expr.right, expr.op)
+    return _bounded(_arithmetic(expr, left, right), expr)
+
+
+def _arithmetic(expr: S.Binary, left: int | float, right: int | float) -> int | float:
+    """One operator on operands within bounds (integers within 2^62 convert to float exactly
+    enough and never overflow it); the caller bounds the result."""
     op = expr.op
     if op == "+":
         return left + right
     if op == "-":
         return left - right
     if op == "*":
-        result = left * right
-        if isinstance(result, int) and abs(result) > 2**62:
-            raise EvalError(error("E0036", "number too large", expr.span, "overflows"))
-        return result
+        return left * right
     if right == 0:
         raise EvalError(error("E0032", "division by zero", expr.right.span, "this is 0"))
     if op == "/":
@@ -103,7 +148,10 @@ def evaluate(expr: S.Expr, env: Env) -> Value:
             return left // right
         return left / right
     if isinstance(left, float) or isinstance(right, float):
-        return math.floor(left / right) if op == "//" else math.fmod(left, right)
+        if op == "%":
+            return math.fmod(left, right)
+        quotient = _bounded(left / right, expr)
+        return math.floor(quotient)
     return left // right if op == "//" else left % right
 
 

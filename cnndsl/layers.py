@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, TypedDict, cast
 
+from . import limits
 from .diagnostics import Diagnostic, Label, error, insert_before, warning
 from .ir import Shape, Value, format_shape
 from .source import Span
@@ -415,7 +416,7 @@ LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in (
     LayerSpec("flatten", (), "Flatten", flatten_rule),
     LayerSpec("linear", (Param("out", "int", **POS), Param("bias", "bool", True)),
               "Linear", linear_rule, linear_params, linear_macs),
-    LayerSpec("upsample", (Param("scale", "scale", minimum=0),
+    LayerSpec("upsample", (Param("scale", "scale", minimum=0, maximum=limits.MAX_ACTIVATION_ELEMENTS),
                            Param("mode", "str", "nearest", choices=("nearest", "nearest-exact", "bilinear", "bicubic", "area"))),
               "Upsample", upsample_rule, spatial=True),
     _activation("relu", "ReLU"),

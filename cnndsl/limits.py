@@ -7,6 +7,9 @@ memory; these numbers are where it stops and says so.
 MAX_FILE_BYTES = 1_000_000          # a hand-written network is a few kilobytes
 MAX_NESTING = 100                   # brackets and braces, counted before parsing
 MAX_EXPRESSION_DEPTH = 100          # operators on one path of an expression (`1+1+...+1`)
+MAX_STATEMENT_DEPTH = 100           # statements inside statements: braces, `-> shape`, `* N`, labels
+MAX_INTEGER = 2**62                 # the magnitude of any integer a file writes or computes
+MAX_LITERAL_DIGITS = 19             # digits of an integer literal (2**62 has 19)
 MAX_EXPANDED_STATEMENTS = 100_000   # layers after repeats and blocks are unrolled
 MAX_CALL_DEPTH = 64                 # nested block calls
 MAX_USE_DEPTH = 32                  # chains of `use`

@@ -96,10 +96,12 @@ def _token_span(file: SourceFile, token: Token) -> Span:
     return Span(file, line, column, end_line, end_column)
 
 
-class _ExpressionTooDeep(Exception):
-    def __init__(self, span: Span) -> None:
-        super().__init__("expression too deep")
-        self.span = span
+class _Rejected(Exception):
+    """Raised by the tree builder with the diagnostic that ends the parse."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
 
 
 def _depth(expr: S.Expr) -> int:
@@ -121,6 +123,18 @@ class _Builder(Transformer_NonRecursive):
     def __init__(self, file: SourceFile) -> None:
         super().__init__()
         self.file = file
+        self.depths: dict[int, int] = {}  # id of a statement -> statements on its longest path down
+
+    def _nested(self, stmt, inner) -> object:
+        """Bound how deeply statements nest: braces are counted before parsing, but `-> shape`,
+        `* N` and labels nest without them, and every later pass walks statements recursively."""
+        depth = 1 + max((self.depths.get(id(s), 1) for s in inner), default=0)
+        if depth > limits.MAX_STATEMENT_DEPTH:
+            raise _Rejected(error("E0005", f"statements nested deeper than {limits.MAX_STATEMENT_DEPTH} levels",
+                                  stmt.span, "too deep", notes=("`-> shape`, `* N` and `label:` each add a level",),
+                                  help="split the statement, or move part of it into a block"))
+        self.depths[id(stmt)] = depth
+        return stmt
 
     def _s(self, meta) -> Span:
         return _span(self.file, meta)
@@ -193,32 +207,33 @@ class _Builder(Transformer_NonRecursive):
     @v_args(meta=True)
     def labeled(self, meta, children):
         label, stmt = children
-        return S.Labeled(str(label), self._t(label), stmt, self._s(meta))
+        return self._nested(S.Labeled(str(label), self._t(label), stmt, self._s(meta)), (stmt,))
 
     @v_args(meta=True)
     def repeat(self, meta, children):
-        return S.Repeat(children[0], children[1], self._s(meta))
+        return self._nested(S.Repeat(children[0], children[1], self._s(meta)), children[1])
 
     @v_args(meta=True)
     def times(self, meta, children):
-        return S.Repeat(children[1], (children[0],), self._s(meta))
+        return self._nested(S.Repeat(children[1], (children[0],), self._s(meta)), (children[0],))
 
     @v_args(meta=True)
     def assertion(self, meta, children):
-        return S.Assertion(children[0], children[1], self._s(meta))
+        return self._nested(S.Assertion(children[0], children[1], self._s(meta)), (children[0],))
 
     @v_args(meta=True)
     def residual(self, meta, children):
         shortcut = children[1] if len(children) > 1 else None
         keyword = Span(self.file, meta.line, meta.column, meta.line, meta.column + len("residual"))
-        return S.Residual(children[0], shortcut, self._s(meta), keyword)
+        return self._nested(S.Residual(children[0], shortcut, self._s(meta), keyword), children[0] + (shortcut or ()))
 
     def shortcut(self, children):
         return children[0]
 
     def _branches(self, op, meta, children):
         keyword = Span(self.file, meta.line, meta.column, meta.line, meta.column + len(op))
-        return S.Branches(op, children[0], self._s(meta), keyword)
+        return self._nested(S.Branches(op, children[0], self._s(meta), keyword),
+                            tuple(stmt for branch in children[0] for stmt in branch))
 
     @v_args(meta=True)
     def concat(self, meta, children):
@@ -255,7 +270,7 @@ class _Builder(Transformer_NonRecursive):
     def compact_shape(self, meta, children):
         token = children[0]
         span = self._t(token)
-        return S.Shape(tuple(S.Literal(int(d), span) for d in str(token).split("x")), span)
+        return S.Shape(tuple(S.Literal(self._integer(d, span), span) for d in str(token).split("x")), span)
 
     @v_args(meta=True)
     def list_shape(self, meta, children):
@@ -267,7 +282,17 @@ class _Builder(Transformer_NonRecursive):
 
     # expressions
     def int_lit(self, children):
-        return S.Literal(int(children[0]), self._t(children[0]))
+        span = self._t(children[0])
+        return S.Literal(self._integer(str(children[0]), span), span)
+
+    def _integer(self, digits: str, span: Span) -> int:
+        """An integer literal; past MAX_LITERAL_DIGITS digits it is refused before Python
+        converts it (which takes time quadratic in the digits, and fails past 4,300)."""
+        if len(digits.lstrip("0")) > limits.MAX_LITERAL_DIGITS:
+            raise _Rejected(error("E0038", f"integer literal of {len(digits):,} digits is out of range", span,
+                                  "too large", notes=(f"integers are limited to ±2^62 ({limits.MAX_INTEGER:,})",),
+                                  help="a size this large cannot be meant"))
+        return int(digits)
 
     def float_lit(self, children):
         return S.Literal(float(children[0]), self._t(children[0]))
@@ -294,7 +319,8 @@ class _Builder(Transformer_NonRecursive):
         """Bound the depth of operator chains, which brackets do not show (`1+1+...+1`):
         every later pass walks expressions recursively."""
         if node.depth > limits.MAX_EXPRESSION_DEPTH:
-            raise _ExpressionTooDeep(node.span)
+            raise _Rejected(error("E0005", f"expression nested deeper than {limits.MAX_EXPRESSION_DEPTH} operators",
+                                  node.span, "too deep", help="compute the value outside, or use a parameter"))
         return node
 
     def _unary(self, op, meta, children):
@@ -463,11 +489,9 @@ def _parse(file: SourceFile, parser: Lark) -> tuple[S.Module | None, list[Diagno
     try:
         return _Builder(file).transform(tree), []
     except VisitError as exc:
-        if isinstance(exc.orig_exc, _ExpressionTooDeep):
-            return None, [error("E0005", f"expression nested deeper than {limits.MAX_EXPRESSION_DEPTH} operators",
-                                exc.orig_exc.span, "too deep", help="compute the value outside, or use a parameter")]
-        # a literal Python cannot represent, e.g. a float overflow
-        return None, [error("E0001", f"invalid literal: {exc.orig_exc}", Span.point(file, 1, 1))]
+        if isinstance(exc.orig_exc, _Rejected):
+            return None, [exc.orig_exc.diagnostic]
+        raise
 
 
 def read_source(path, display_name: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:

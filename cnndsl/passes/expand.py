@@ -89,6 +89,7 @@ class _Expander:
         self.observe = observe
         self.emitted = 0
         self.call_depth = 0
+        self.depth = 0  # statements being expanded, one inside the other
         self.previous: Span | None = None  # the last statement that produced a shape
         self.parameters = 0
 
@@ -206,7 +207,18 @@ class _Expander:
 
     def stmt(self, stmt, env: Env, shape: Shape | None, names: _Names,
              label: str | None) -> tuple[list[ir.Node], Shape | None]:
-        nodes, out = self.statement(stmt, env, shape, names, label)
+        """One statement; the parser bounds how deeply statements nest in a file, and this
+        bounds it through block calls, so that no pass recurses deeper than the limit."""
+        if self.depth >= limits.MAX_STATEMENT_DEPTH:
+            self.diags.add(error("E0035", f"statements nest deeper than {limits.MAX_STATEMENT_DEPTH} levels "
+                                          "through block calls", stmt.span, "too deep",
+                                 help="flatten the blocks: call them one after another rather than inside each other"))
+            raise _TooLarge()
+        self.depth += 1
+        try:
+            nodes, out = self.statement(stmt, env, shape, names, label)
+        finally:
+            self.depth -= 1
         if self.observe is not None:
             self.observe(stmt, shape, out, nodes)
         return nodes, out

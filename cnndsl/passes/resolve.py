@@ -250,26 +250,31 @@ class _Resolver:
 
     # ---- recursion -----------------------------------------------------------------------
     def check_recursion(self, blocks: dict[str, S.Block]) -> frozenset[str]:
-        """Report call cycles; returns the blocks on one, which expansion must not enter."""
-        state: dict[str, int] = {}
+        """Report call cycles; returns the blocks on one, which expansion must not enter.
+        A depth-first search with an explicit stack: a file may chain thousands of blocks."""
+        state: dict[str, int] = {}  # 1 while on the current path, 2 when done
         cyclic: set[str] = set()
-
-        def visit(name: str, path: tuple[str, ...]) -> None:
-            state[name] = 1
-            for call in _block_calls(blocks[name].body):
-                if state.get(call.block) == 1:
-                    cyclic.update(path + (name,))
-                    chain = " -> ".join(path + (name, call.block))
+        for root in blocks:
+            if root in state:
+                continue
+            state[root] = 1
+            path = [root]
+            stack = [iter(_block_calls(blocks[root].body))]
+            while stack:
+                call = next(stack[-1], None)
+                if call is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                elif state.get(call.block) == 1:
+                    cyclic.update(path)
+                    chain = " -> ".join(path + [call.block])
                     self.diags.add(error("E0018", f"block `{call.block}` calls itself", call.span,
                                          "recursive call", notes=(f"call chain: {chain}",),
                                          help="blocks are expanded inline; use `repeat` for repetition"))
                 elif state.get(call.block) is None:
-                    visit(call.block, path + (name,))
-            state[name] = 2
-
-        for name in blocks:
-            if name not in state:
-                visit(name, ())
+                    state[call.block] = 1
+                    path.append(call.block)
+                    stack.append(iter(_block_calls(blocks[call.block].body)))
         return frozenset(cyclic)
 
 
