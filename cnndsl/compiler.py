@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import ir, syntax as S
+from . import ir, limits, syntax as S
 from .diagnostics import Diagnostic, Diagnostics, error
 from .ir import Value
 from .parser import decode_source, parse, read_source
@@ -90,15 +90,24 @@ def _position(d: Diagnostic) -> tuple:
 
 
 class _Loader:
-    """Reads `use`d files for resolve, keeping their syntax trees (their `allow`s apply too)."""
+    """Reads `use`d files for resolve, keeping their syntax trees (their `allow`s apply too),
+    and bounds their total size: each file is within the limit of one, and so must all of
+    them be together (300 links to one large file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: SourceFile) -> None:
         self.modules: list[S.Module] = []
+        self.total = len(root.text)
 
     def __call__(self, path: Path) -> tuple[S.Module | None, list[Diagnostic]]:
+        if self.total > limits.MAX_PROGRAM_BYTES:  # said once; the files after it are not read
+            return None, []
         file, diagnostics = read_source(path)
         if file is None:
             return None, diagnostics
+        self.total += len(file.text)
+        if self.total > limits.MAX_PROGRAM_BYTES:
+            return None, [error("E0004", f"the network's files together exceed {limits.MAX_PROGRAM_BYTES:,} bytes",
+                                None, help="a network and the files it `use`s are a few kilobytes; is a `use` wrong?")]
         module, syntax = parse(file)
         if module is not None:
             self.modules.append(module)
@@ -165,7 +174,7 @@ def _check_file(file: SourceFile, network: str | None, overrides: Mapping[str, V
     module, syntax = parse(file)
     diags.extend(syntax)
     networks: list[ir.Network] = []
-    loader = _Loader()
+    loader = _Loader(file)
     complete = False  # every network read and no error: every warning was looked for
     if module is not None:
         program = resolve(module, loader, diags)

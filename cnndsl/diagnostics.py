@@ -172,9 +172,20 @@ class Diagnostics:
         return len(self.items)
 
 
+SUGGESTION_POOL = 200  # candidates compared with a misspelt name, the nearest in length first
+
+
 def closest(name: str, candidates: Iterable[str]) -> str | None:
-    """The one candidate a misspelt name most likely meant, or None."""
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    """The one candidate a misspelt name most likely meant, or None. A close match differs
+    little in length, so only the candidates nearest in length are compared, and only so
+    many: a file with thousands of names and thousands of typos stays linear."""
+    if len(name) > 100:  # no one misspells a name this long
+        return None
+    near = [c for c in candidates if abs(len(c) - len(name)) <= max(2, len(name) // 2)]
+    if len(near) > SUGGESTION_POOL:
+        near.sort(key=lambda c: abs(len(c) - len(name)))
+        near = near[:SUGGESTION_POOL]
+    match = difflib.get_close_matches(name, near, n=1, cutoff=0.6)
     return match[0] if match else None
 
 

@@ -5,6 +5,7 @@ memory; these numbers are where it stops and says so.
 """
 
 MAX_FILE_BYTES = 1_000_000          # a hand-written network is a few kilobytes
+MAX_PROGRAM_BYTES = MAX_FILE_BYTES  # a file and every file it `use`s, together
 MAX_NESTING = 100                   # brackets and braces, counted before parsing
 MAX_EXPRESSION_DEPTH = 100          # operators on one path of an expression (`1+1+...+1`)
 MAX_STATEMENT_DEPTH = 100           # statements inside statements: braces, `-> shape`, `* N`, labels

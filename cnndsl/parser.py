@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -495,23 +497,75 @@ def _parse(file: SourceFile, parser: Lark) -> tuple[S.Module | None, list[Diagno
 
 
 def read_source(path, display_name: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:
-    """Read a file as UTF-8 text, refusing binaries and oversized files with a diagnostic."""
+    """Read a file as UTF-8 text, refusing binaries and oversized files with a diagnostic.
+
+    Only a regular file is read, and never more than `limit` bytes plus one: the file is
+    opened without blocking (a FIFO with no writer would wait forever), its kind and size
+    are checked on the open descriptor, and the read stops at the limit, since a device
+    such as /dev/zero or a pipe reports a size of 0 whatever it holds. Every error the
+    operating system reports (no permission, a name too long, a loop of links) is a
+    diagnostic."""
     path = Path(path)
     name = display_name or str(path)
+    limit = limits.MAX_FILE_BYTES
     try:
-        size = path.stat().st_size
-        if size > limits.MAX_FILE_BYTES:
-            return None, [error("E0004", f"file is {size:,} bytes; the limit is {limits.MAX_FILE_BYTES:,}",
-                                None, help="a network file is a few kilobytes; is this the right file?")]
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        return None, [_unreadable(name, exc)]
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, [error("E0003", f"cannot read {name}: it is {_kind(info.st_mode)}, not a regular file",
+                                None, help="give the path of a `.net` file")]
+        if info.st_size > limit:
+            return None, [_too_large(name, info.st_size, limit)]
+        data = read_bounded(lambda size: os.read(fd, size), limit)
     except OSError as exc:
-        return None, [error("E0003", f"cannot read {name}: {(exc.strerror or str(exc)).lower()}", None)]
+        return None, [_unreadable(name, exc)]
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # the file grew while it was read
+        return None, [_too_large(name, None, limit)]
     return decode_source(data, name, path)
+
+
+def read_bounded(read: Callable[[int], bytes], limit: int) -> bytes:
+    """At most `limit + 1` bytes from `read` (one more than allowed tells that there is more)."""
+    chunks: list[bytes] = []
+    left = limit + 1
+    while left > 0:
+        chunk = read(min(left, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _unreadable(name: str, exc: OSError | ValueError) -> Diagnostic:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return error("E0003", f"cannot read {name}: {reason}", None, help="check the path and its permissions")
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "this kind of file"
+
+
+def _too_large(name: str, size: int | None, limit: int) -> Diagnostic:
+    """`size` is None when the read stopped at the limit."""
+    message = (f"{name} is {size:,} bytes; the limit is {limit:,}" if size is not None
+               else f"{name} is over the limit of {limit:,} bytes")
+    return error("E0004", message, None,
+                 help="a network file is a few kilobytes; is this the right file?")
 
 
 def decode_source(data: bytes, name: str, path=None) -> tuple[SourceFile | None, list[Diagnostic]]:
     if len(data) > limits.MAX_FILE_BYTES:
-        return None, [error("E0004", f"source is {len(data):,} bytes; the limit is {limits.MAX_FILE_BYTES:,}", None)]
+        return None, [_too_large(name, None, limits.MAX_FILE_BYTES)]
     if b"\x00" in data:
         return None, [error("E0003", "file is binary, not a `.net` text file", None,
                             help="network files are UTF-8 text")]

@@ -25,11 +25,29 @@ from .source import Span
 _STYLE = {"error": "bold red", "warning": "bold yellow"}
 _GUTTER = "bold blue"
 
+EXCERPT_WIDTH = 120   # columns of a source line shown; a longer line is cut around its marks
+TEXT_WIDTH = 400      # characters of a message, note or help (names in them come from the file)
+MAX_SHOWN = 50        # diagnostics printed; the rest are counted
+_MORE = "..."
+
 
 def _underline(span: Span, line_text: str, char: str) -> tuple[int, int]:
     start = span.column - 1
     end = span.end_column - 1 if span.end_line == span.line else len(line_text)
     return start, max(end, start + 1)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= TEXT_WIDTH else text[:TEXT_WIDTH] + f"{_MORE} ({len(text):,} characters)"
+
+
+def _window(text: str, starts: list[int]) -> tuple[int, int]:
+    """The columns of `text` to show: all of it when it fits, else EXCERPT_WIDTH columns from
+    a little before the first mark, so output stays bounded whatever the line's length."""
+    if len(text) <= EXCERPT_WIDTH:
+        return 0, len(text)
+    first = max(0, min(starts, default=0) - EXCERPT_WIDTH // 6)
+    return first, min(len(text), first + EXCERPT_WIDTH)
 
 
 def render(diagnostic: Diagnostic) -> Text:
@@ -38,7 +56,7 @@ def render(diagnostic: Diagnostic) -> Text:
     style = _STYLE[severity]
     out = Text()
     out.append(f"{severity}[{diagnostic.code}]", style)
-    out.append(f": {diagnostic.message}", "bold")
+    out.append(f": {_clip(diagnostic.message)}", "bold")
     span = diagnostic.span
     marks: list[tuple[Span, str, str, str]] = []
     if span is not None:
@@ -58,34 +76,45 @@ def render(diagnostic: Diagnostic) -> Text:
         for line in sorted(by_line):
             if previous is not None and line - previous > 1:
                 if line - previous == 2:
-                    out.append(_source_line(span, previous + 1, width))
+                    between = span.file.line(previous + 1).replace("\t", " ")
+                    out.append(_source_line(span, previous + 1, width, _window(between, [])))
                 else:
                     out.append("\n...", _GUTTER)
-            out.append(_source_line(span, line, width))
             text = span.file.line(line).replace("\t", " ")
-            for mark_span, char, message, mark_style in sorted(by_line[line], key=lambda m: m[1] != "-"):
+            marks_here = sorted(by_line[line], key=lambda m: m[1] != "-")
+            shown = _window(text, [m[0].column - 1 for m in marks_here])
+            out.append(_source_line(span, line, width, shown))
+            shift = shown[0] - (len(_MORE) if shown[0] else 0)  # columns cut off, less the "..." shown
+            for mark_span, char, message, mark_style in marks_here:
                 start, end = _underline(mark_span, text, char)
+                start, end = max(start, shown[0]), min(end, shown[1])
+                end = max(end, start + 1)
                 out.append(f"\n{pad} | ", _GUTTER)
-                out.append(" " * start)
-                out.append(char * (end - start) + (f" {message}" if message else ""), mark_style)
+                out.append(" " * (start - shift))
+                out.append(char * (end - start) + (f" {_clip(message)}" if message else ""), mark_style)
             previous = line
         if diagnostic.notes or diagnostic.help:
             out.append(f"\n{pad} |", _GUTTER)
     for note in diagnostic.notes:
         out.append(f"\n{pad} = ", _GUTTER)
         out.append("note", "bold")
-        out.append(f": {note}")
+        out.append(f": {_clip(note)}")
     if diagnostic.help:
         out.append(f"\n{pad} = ", _GUTTER)
         out.append("help", "bold")
-        out.append(f": {diagnostic.help}")
+        out.append(f": {_clip(diagnostic.help)}")
     return out
 
 
-def _source_line(span: Span, number: int, width: int) -> Text:
+def _source_line(span: Span, number: int, width: int, shown: tuple[int, int]) -> Text:
+    text = span.file.line(number).replace("\t", " ")
     line = Text()
     line.append(f"\n{number:>{width}} | ", _GUTTER)
-    line.append(highlight(span.file.line(number).replace("\t", " ")))
+    if shown[0]:
+        line.append(_MORE, _GUTTER)
+    line.append(highlight(text[shown[0]:shown[1]]))
+    if shown[1] < len(text):
+        line.append(_MORE, _GUTTER)
     line.rstrip()
     return line
 
@@ -107,8 +136,18 @@ def summary_line(diagnostics: Iterable[Diagnostic], suppressed: int = 0) -> Text
 
 
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
-    for diagnostic in diagnostics:
+    """Print the first MAX_SHOWN diagnostics, then how many more there are: a file with
+    thousands of mistakes needs the first few fixed, not megabytes of output."""
+    items = list(diagnostics)
+    for diagnostic in items[:MAX_SHOWN]:
         console.print(render(diagnostic), soft_wrap=True, highlight=False)
+        console.print()
+    rest = items[MAX_SHOWN:]
+    if rest:
+        more = Text(f"... and {len(rest):,} more (", "bold")
+        more.append(summary_line(rest))
+        more.append("); `cnndsl check --format json` lists them all")
+        console.print(more, soft_wrap=True, highlight=False)
         console.print()
 
 

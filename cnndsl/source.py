@@ -7,6 +7,7 @@ that a diagnostic raised ten passes later can still underline the exact characte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 
@@ -19,13 +20,36 @@ class SourceFile:
     path: Path | None = field(default=None, compare=False)
 
     def line(self, number: int) -> str:
-        """Line `number` (1-based) without its newline; empty past the end."""
-        lines = self.text.splitlines()
-        return lines[number - 1] if 1 <= number <= len(lines) else ""
+        """Line `number` (1-based) without its newline; empty past the end. Constant time
+        once the line starts are known: a diagnostic does not split the whole file."""
+        starts = self._line_starts
+        if not 1 <= number <= len(starts):
+            return ""
+        if number < len(starts):
+            end = starts[number] - 1
+        else:
+            end = len(self.text) - 1 if self.text.endswith("\n") else len(self.text)
+        return self.text[starts[number - 1]:end]
 
     @property
     def line_count(self) -> int:
-        return len(self.text.splitlines())
+        return len(self._line_starts)
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        """Where each line starts; the text's newlines are `\n` only (the reader normalises
+        them), and a final newline does not start another line, as with `splitlines`."""
+        if not self.text:
+            return []
+        starts = [0]
+        find = self.text.find
+        index = find("\n")
+        while index != -1:
+            starts.append(index + 1)
+            index = find("\n", index + 1)
+        if starts[-1] == len(self.text) and len(starts) > 1:
+            starts.pop()
+        return starts
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@ printing diagnostics, and the exit codes of CLI.md (0 ok, 1 input rejected, 2 us
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .. import ir
 from ..compiler import Report, check_file, load
@@ -56,7 +58,7 @@ StrictOption = typer.Option(False, "--strict", help="Treat warnings as errors.")
 
 
 def usage_error(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error[/]: {message}")
+    err_console.print(f"[bold red]error[/]: {escape(message)}")
     return typer.Exit(EXIT_USAGE)
 
 
@@ -73,11 +75,15 @@ def parse_sets(sets: Optional[list[str]]) -> dict[str, Value]:
 def check_path(file: Path, network: Optional[str], sets: Optional[list[str]], strict: bool,
                every: bool = False, ignore: frozenset[str] = frozenset(),
                select: frozenset[str] | None = None, allows: bool = True) -> Report:
-    """Check one file; a missing file is a usage error (exit 2)."""
-    if not file.exists():
-        raise usage_error(f"no such file: {file}")
-    if file.is_dir():
-        raise usage_error(f"{file} is a directory, not a .net file")
+    """Check one file; a missing file is a usage error (exit 2), any other reason it cannot be
+    read (permissions, a name too long, a loop of links, a pipe) is a diagnostic."""
+    try:
+        if stat.S_ISDIR(file.stat().st_mode):
+            raise usage_error(f"{file} is a directory, not a .net file")
+    except FileNotFoundError:
+        raise usage_error(f"no such file: {file}") from None
+    except (OSError, ValueError):
+        pass  # read_source says why, as a diagnostic
     overrides = parse_sets(sets)
     source, problems = load(file)
     if source is None:

@@ -67,7 +67,7 @@ def export(
         sys.stdout.write(cast(str, data))
         return
     write_output(output, data)
-    err_console.print(f"wrote {output} ({description})")
+    err_console.print(f"wrote {output} ({description})", markup=False)
 
 
 def _export(to: Target, net: ir.Network, origin: str) -> tuple[str | bytes, str]:

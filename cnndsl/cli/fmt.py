@@ -6,6 +6,7 @@ leaves each file whole, old or new. A file that does not parse is reported and l
 
 from __future__ import annotations
 
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,8 @@ from rich.text import Text
 from ..atomic import atomic_write_text
 from ..formatter import format_source
 from ..highlight import highlight
-from ..parser import decode_source, read_source
+from .. import limits
+from ..parser import decode_source, read_bounded, read_source
 from ..render import print_diagnostics
 from .app import EXIT_REJECTED, app, console, err_console, usage_error
 
@@ -56,9 +58,9 @@ def _expand(files: list[Path]) -> list[Path]:
     """The files named, and the `.net` files under the folders named (hidden ones skipped)."""
     found: list[Path] = []
     for path in files:
-        if path == STDIN or path.is_file():
+        if path == STDIN or _is_file(path):
             found.append(path)
-        elif path.is_dir():
+        elif _is_dir(path):
             found += sorted(p for p in path.rglob("*.net")
                             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
         else:
@@ -66,11 +68,29 @@ def _expand(files: list[Path]) -> list[Path]:
     return found
 
 
+def _is_file(path: Path) -> bool:
+    """Not a folder, and there: a pipe or a device is refused by `read_source` with its reason."""
+    try:
+        return not stat.S_ISDIR(path.stat().st_mode)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True  # unreadable: read_source says why
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def _format(path: Path, check: bool, to_stdout: bool, tally: _Tally) -> None:
     """Format one file. Its text is compared as decoded (LF line ends, no byte order mark),
     so line ends alone are never a reason to rewrite a file: they are git's business."""
     name = "<stdin>" if path == STDIN else str(path)
-    source, problems = decode_source(sys.stdin.buffer.read(), name) if path == STDIN else read_source(path, name)
+    source, problems = (decode_source(read_bounded(sys.stdin.buffer.read, limits.MAX_FILE_BYTES), name)
+                        if path == STDIN else read_source(path, name))
     formatted, problems = format_source(source) if source is not None else (None, problems)
     if source is None or formatted is None:
         print_diagnostics(err_console, problems)

@@ -68,7 +68,7 @@ def graph(
         sys.stdout.buffer.flush()
         return
     write_output(output, data)
-    err_console.print(f"wrote {output} ({net.name})")
+    err_console.print(f"wrote {output} ({net.name})", markup=False)
 
 
 def _pick_format(output: Optional[Path], given: Optional[GraphFormat]) -> GraphFormat:

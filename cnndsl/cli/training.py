@@ -221,4 +221,4 @@ def predict(
             return
         for prediction in predictions:
             ranked = ", ".join(f"{name} {probability:.1%}" for _, name, probability in prediction.top)
-            console.print(f"{prediction.image}: {ranked}", highlight=False)
+            console.print(f"{prediction.image}: {ranked}", highlight=False, markup=False)

@@ -7,11 +7,12 @@ Everything here is decided from the text alone; values and shapes come later (ex
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from .. import limits, syntax as S
-from ..diagnostics import Diagnostics, Label, error, rename
+from ..diagnostics import Diagnostics, Fix, Label, error, rename, suggest
 from ..layers import LAYERS, REQUIRED, lookup
 from ..module_names import RESERVED
 from ..program import BlockCall, LayerCall, Program, Unresolved
@@ -22,6 +23,7 @@ from ..source import Span
 SHAPE_NAMES = frozenset({"channels", "height", "width"})
 
 Loader = Callable[[Path], tuple["S.Module | None", list]]
+MAX_HINTS = 100
 
 
 class _Resolver:
@@ -32,13 +34,29 @@ class _Resolver:
         self.modules: list[S.Module] = []
         self.blocks: dict[str, S.Block] = {}
         self.shape_names: frozenset[str] = SHAPE_NAMES  # those of the definition being resolved
+        self.hints_left = MAX_HINTS
+
+    def rename(self, span: Span, name: str, candidates: Iterable[str]) -> tuple[str | None, tuple[Fix, ...]]:
+        """`did you mean` and its fix, for the first MAX_HINTS misspellings of a program: each
+        compares the name with every candidate, and both may number in the tens of thousands."""
+        if self.hints_left <= 0:
+            return None, ()
+        self.hints_left -= 1
+        return rename(span, name, candidates)
 
     # ---- files ---------------------------------------------------------------------------
     def collect(self, module: S.Module, stack: tuple[Path, ...]) -> None:
         self.modules.append(module)
         for use in module.uses:
             base = module.file.path.parent if module.file.path else Path.cwd()
-            target = (base / use.path).resolve()
+            try:
+                target = (base / use.path).resolve()
+                found = target.is_file()
+            except (OSError, RuntimeError, ValueError) as exc:  # a name too long, a loop of links, a NUL
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.diags.add(error("E0020", f"cannot read `{use.path}`: {reason}", use.span, "cannot be read",
+                                     help="paths in `use` are relative to the file that says `use`"))
+                continue
             if target in stack:
                 chain = " -> ".join(p.name for p in stack + (target,))
                 self.diags.add(error("E0019", "`use` cycle", use.span, "this file is already being loaded",
@@ -49,13 +67,14 @@ class _Resolver:
                 continue
             if any(m.file.path == target for m in self.modules):
                 continue
-            if not target.is_file():
+            if not found:
                 self.diags.add(error("E0020", f"cannot find `{use.path}`", use.span, "no such file",
                                      notes=(f"looked for `{use.path}` next to {module.file.name}",),
                                      help="paths in `use` are relative to the file that says `use`"))
                 continue
             used, diagnostics = self.load(target)
-            self.diags.extend(diagnostics)
+            for diagnostic in diagnostics:  # one about the file as a whole points at its `use`
+                self.diags.add(diagnostic if diagnostic.span else replace(diagnostic, span=use.span))
             if used is not None:
                 self.collect(used, stack + (target,))
 
@@ -172,7 +191,7 @@ class _Resolver:
             if bound is None:
                 return Unresolved(call.span)
             return BlockCall(block.name, bound, label[0] if label else None, call.span)
-        hint, fixes = rename(call.name_span, call.name, [*LAYERS, *self.blocks])
+        hint, fixes = self.rename(call.name_span, call.name, [*LAYERS, *self.blocks])
         self.diags.add(error("E0010", f"unknown layer or block `{call.name}`", call.name_span, "not defined",
                              help=hint or "see the layer table in docs/language.md", fixes=fixes))
         return Unresolved(call.span)
@@ -205,7 +224,7 @@ class _Resolver:
             if arg.name not in names:
                 name_span = Span(arg.span.file, arg.span.line, arg.span.column, arg.span.line,
                                  arg.span.column + len(arg.name))
-                hint, fixes = rename(name_span, arg.name, names)
+                hint, fixes = self.rename(name_span, arg.name, names)
                 self.diags.add(error("E0012", f"{what} has no parameter `{arg.name}`", arg.span, "unknown",
                                      help=hint or (f"its parameters are {', '.join(names)}" if names
                                                    else f"{what} takes no arguments"), fixes=fixes))
@@ -226,7 +245,7 @@ class _Resolver:
     def names(self, expr: S.Expr, scope: frozenset[str]) -> None:
         if isinstance(expr, S.Name):
             if expr.id not in scope:
-                hint, fixes = rename(expr.span, expr.id, sorted(scope))
+                hint, fixes = self.rename(expr.span, expr.id, sorted(scope))
                 self.diags.add(error("E0011", f"unknown name `{expr.id}`", expr.span, "not defined here",
                                      help=hint or "declare it as a parameter of the network or block", fixes=fixes))
         elif isinstance(expr, S.Unary):
