@@ -1,45 +1,70 @@
-"""Time to check generated networks of 1,000 to 16,000 layers: under 1 s for 1,000, linear growth.
+"""`check` time as files grow: linear, and the largest file the limits allow.
 
-Each network is a chain of conv/batchnorm/relu blocks written out statement by statement (no
-repeat), so the parser, resolve, expand and lint all see every layer. Best of 3 in-process runs.
+Generated networks of 1,000, 10,000 and 100,000 statements (the most the limits allow after
+expansion), written one a line and all on one line, a network with 80,000 parameters, and a
+line of 4,000 statements that each draw a warning, rendered as `check` prints them. Every
+statement reaches the parser, resolve, expand and lint. The figure is processor time
+(`time.process_time`) of the whole static pipeline in-process, best of `--runs`: on a busy
+machine wall time measures the neighbours, processor time the work.
 
-    python benchmarks/check_scaling.py
+    python benchmarks/check_scaling.py [--runs 3]
 """
 
 from __future__ import annotations
 
+import argparse
+import io
 import time
 
+from rich.console import Console
+
+from cnndsl import limits
 from cnndsl.compiler import check_file
+from cnndsl.render import print_diagnostics
 from cnndsl.source import SourceFile
 
 
-def network(layers: int) -> str:
-    body = []
-    for i in range(layers // 3):
-        body.append(f"    c{i}: conv(16, 3, padding=1, bias=false) -> 16x32x32")
-        body.append("    batchnorm")
-        body.append("    relu")
-    return "network Deep {\n    input 16x32x32\n" + "\n".join(body) + "\n}\n"
+def statements(count: int, separator: str) -> str:
+    """`count` statements (alternately a 1x1 convolution and a relu) after the input."""
+    body = separator.join(["conv(4, 1)", "relu"] * (count // 2))
+    return "network Big {\ninput 4x8x8\n" + body + "\n}\n"
 
 
-def best_time(source: str) -> float:
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        report = check_file(SourceFile("deep.net", source))
-        times.append(time.perf_counter() - start)
-        assert report.ok, report.diagnostics[:1]
-    return min(times)
+def parameters(count: int) -> str:
+    params = ",".join(f"p{i}=1" for i in range(count))
+    return f"network Params({params}) {{\ninput 4x8x8\nconv(p1, 1)\n}}\n"
+
+
+def check_and_render(source: str) -> int:
+    """Check, then render every diagnostic as `check` does; the number of diagnostics."""
+    report = check_file(SourceFile("bench.net", source))
+    print_diagnostics(Console(file=io.StringIO(), width=100, color_system=None), report.diagnostics)
+    return len(report.diagnostics)
+
+
+def best(source: str, runs: int) -> tuple[float, int]:
+    times, found = [], 0
+    for _ in range(runs):
+        start = time.process_time()
+        found = check_and_render(source)
+        times.append(time.process_time() - start)
+    return min(times), found
 
 
 def main() -> None:
-    baseline = None
-    print(f"{'layers':>8}{'seconds':>10}{'us/layer':>10}{'vs 1,000':>10}")
-    for layers in (999, 1998, 3996, 7992, 15984):
-        seconds = best_time(network(layers))
-        baseline = baseline or seconds
-        print(f"{layers:8,}{seconds:10.3f}{seconds / layers * 1e6:10.1f}{seconds / baseline:9.2f}x")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    cases = [(f"{n:,} statements, one a line", statements(n, "\n"), n) for n in (1_000, 10_000, 100_000)]
+    cases += [(f"{n:,} statements, one line", statements(n, ";"), n) for n in (1_000, 10_000, 100_000)]
+    cases += [("80,000 parameters", parameters(80_000), 80_000),
+              ("4,000 warnings on one line", "network W {\ninput 4\n" + "relu;" * 4_000 + "\n}\n", 4_000)]
+    print(f"{'input':32}{'bytes':>11}{'seconds':>9}{'us/item':>9}{'diagnostics':>13}")
+    for name, source, items in cases:
+        size = len(source.encode())
+        assert size <= limits.MAX_FILE_BYTES, f"{name} is over the file limit"
+        seconds, found = best(source, args.runs)
+        print(f"{name:32}{size:11,}{seconds:9.3f}{seconds / items * 1e6:9.1f}{found:13,}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from cnndsl.parser import decode_source
 
 ARCHITECTURES = sorted((Path(__file__).resolve().parent.parent / "architectures").glob("*.net"))
 EXAMPLES = int(os.environ.get("CNNDSL_FUZZ_EXAMPLES", "150"))
+FUZZ_BYTES = 100_000  # generated files stay this small in the fuzz run; tests/hostile/ takes the largest
 
 HANG_SECONDS = 60  # a hang detector, not a speed test: one input normally takes milliseconds
 
@@ -184,3 +185,88 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
 def test_api_never_raises_on_bad_source() -> None:
     report = cnndsl.check("network {{{")
     assert not report.ok
+
+
+# ---- wider neighbourhoods: numbers, trees, lines, paths ------------------------------------
+
+NUMBERS = st.one_of(
+    st.integers(-(10**40), 10**40).map(str),
+    st.integers(0, 6000).map(lambda digits: "9" * digits if digits else "0"),  # up to past 4,300 digits
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda f: repr(abs(f))),
+    st.sampled_from(["1e308", "1e999", "1e-999", "4611686018427387904", "4611686018427387905", "0.0", ".5e3"]),
+)
+OPERATORS = st.sampled_from(["+", "-", "*", "/", "//", "%"])
+
+
+@st.composite
+def expressions(draw: st.DrawFn) -> str:
+    """Arithmetic on big, tiny and boundary numbers: overflow, NaN, division by zero."""
+    text = draw(NUMBERS)
+    for _ in range(draw(st.integers(0, 6))):
+        text = f"({text} {draw(OPERATORS)} {draw(NUMBERS)})" if draw(st.booleans()) else \
+            f"{text} {draw(OPERATORS)} {draw(NUMBERS)}"
+    return text
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions(), st.sampled_from(["conv({}, 3)", "dropout({})", "upsample({})", "maxpool({})",
+                                       "linear({})", "relu * ({})", "repeat {} {{ relu }}", "input [{}, 4, 4]"]))
+def test_big_numbers_nan_and_infinity_get_diagnostics(expression: str, statement: str) -> None:
+    statement = statement.format(expression)
+    body = statement if statement.startswith("input") else f"input 3x8x8\n{statement}"
+    front_end(f"network A {{\n{body}\n}}".encode())
+
+
+@st.composite
+def trees(draw: st.DrawFn, depth: int = 0) -> str:
+    """Deep and wide statement trees: residuals, branches, repeats, labels, assertions and
+    `* N` chains nested past the limits, and long runs of statements."""
+    kind = draw(st.sampled_from(["leaf", "leaf", "residual", "concat", "repeat", "label", "assert", "times"])
+                if depth < 12 else st.just("leaf"))
+    if kind == "leaf":
+        return draw(st.sampled_from(["relu", "conv(4, 1)", "batchnorm", "maxpool(1)", "b: relu", "B"]))
+    inner = draw(trees(depth + 1))
+    count = draw(st.integers(1, 150))
+    if kind == "residual":
+        return "residual { " * count + inner + " }" * count
+    if kind == "concat":
+        return "concat { " + " ".join(f"branch {{ {inner} }}" for _ in range(draw(st.integers(0, 5)))) + " }"
+    if kind == "repeat":
+        return f"repeat {count} {{ {inner} }}"
+    if kind == "label":
+        return "l: " * count + inner
+    if kind == "assert":
+        return inner + " -> 4x8x8" * count
+    return inner + " * 1" * count
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(trees(), min_size=1, max_size=8), st.sampled_from(["\n", ";", " "]), st.integers(1, 300))
+def test_deep_and_wide_trees_and_long_lines_get_answers(statements: list[str], separator: str, copies: int) -> None:
+    body = separator.join(statements * copies)
+    source = f"block B {{ {statements[0]} }}\nnetwork A {{\ninput 4x8x8\n{body}\n}}"
+    if len(source) <= FUZZ_BYTES:
+        front_end(source.encode())
+
+
+PATH_PARTS = st.sampled_from(["[/]", "[bold]", "[red]x[/red]", "a b", "ü", "-", "--help", "$HOME", "`x`",
+                              "\\", "%s", "{}", "*", "?", "'", '"', "a" * 200])
+
+
+@settings(max_examples=max(10, EXAMPLES // 10), deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                                     HealthCheck.function_scoped_fixture])
+@given(st.lists(PATH_PARTS, min_size=1, max_size=3), st.booleans())
+def test_odd_paths_and_markup_in_names_get_answers(tmp_path: Path, parts: list[str], exists: bool) -> None:
+    """File and folder names with Rich markup, quotes, spaces and options: a clean answer
+    that names the file as it is, through the command line."""
+    folder = tmp_path.joinpath(*parts[:-1]) if len(parts) > 1 else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{parts[-1]}.net"
+    if exists:
+        path.write_text("network A { input 4 relu }\n")
+    else:
+        path.unlink(missing_ok=True)
+    for command in (["check"], ["fmt", "--check"], ["summary"]):
+        result = invoke([*command, "--", path])
+        assert result.exit_code == (0 if exists else 2), result.output
+        assert str(path) in result.output or command[0] == "summary", result.output

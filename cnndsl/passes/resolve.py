@@ -54,7 +54,7 @@ class _Resolver:
                 found = target.is_file()
             except (OSError, RuntimeError, ValueError) as exc:  # a name too long, a loop of links, a NUL
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                self.diags.add(error("E0020", f"cannot read `{use.path}`: {reason}", use.span, "cannot be read",
+                self.diags.add(error("E0020", f"cannot read the file `use` names: {reason}", use.span, "cannot be read",
                                      help="paths in `use` are relative to the file that says `use`"))
                 continue
             if target in stack:
