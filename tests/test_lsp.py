@@ -279,9 +279,11 @@ def test_the_server_never_imports_torch(tmp_path: Path) -> None:
         c.at(uri, "textDocument/hover", 0, 0)
     c.request("shutdown", None)
     c.notify("exit", None)
-    assert c.process.wait(timeout=30) == 0
+    code = c.process.wait(timeout=30)
     assert c.process.stderr is not None
-    assert c.process.stderr.read().decode().endswith("no torch")
+    err = c.process.stderr.read().decode()
+    assert code == 0, err
+    assert err.endswith("no torch")
 
 
 def test_cnndsl_lsp_is_a_command() -> None:

@@ -21,7 +21,8 @@ def main() -> None:
     else:
         code = 0
     try:
-        sys.stdout.flush()
+        if not sys.stdout.closed:  # the language server closes it with its transport
+            sys.stdout.flush()
     except BrokenPipeError:  # `cnndsl ... | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except OSError as exc:
