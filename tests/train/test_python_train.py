@@ -167,3 +167,17 @@ def test_the_function_keeps_the_name_train_whatever_is_imported() -> None:
              "print('ok')\n")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+def test_a_network_given_as_text_keeps_its_use_paths_in_the_run(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a notebook cell does: the text has no file, its `use` starts from the working
+    directory, and the run must still rebuild it (for evaluate and predict)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "stage.net").write_text("block Stage(c) { conv(c, 3, padding = 1) relu maxpool(2) }\n")
+    source = 'use "lib/stage.net"\nnetwork Used(classes = 10) { input 1x8x8 Stage(4) flatten linear(classes) }\n'
+    run = cnndsl.train(source, data="digits", epochs=1, limit=64, device="cpu", out="used", quiet=True)
+    assert sorted(p.relative_to(run.path / "source").as_posix() for p in (run.path / "source").rglob("*.net")) == [
+        "lib/stage.net", "network.net"]
+    assert run.evaluate(device="cpu")["samples"] == 355
