@@ -14,10 +14,20 @@ training) import torch. In IPython or Jupyter, `%load_ext cnndsl` adds the `%%cn
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from .api import Diagram, Network, SummaryInfo, compile, diagram, load, load_weights, summary
-from .compiler import CompileError, Report, check
+# OpenMP's threads (PyTorch's CPU kernels run on them) wait for their next piece of work by
+# spinning, for about as long as a small convolution takes. When the machine has more busy
+# threads than cores, a spinning thread holds the core that the thread it waits for needs,
+# and every parallel region waits a scheduler slice: a LeNet-5 training step on two shared
+# cores took 0.5-0.8 s spinning and 8-18 ms sleeping (README, "Speed, measured"). OpenMP reads
+# this once, when PyTorch is loaded, so it is set here, before anything of cnndsl imports
+# torch; a value the user has set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .api import Diagram, Network, SummaryInfo, compile, diagram, load, load_weights, summary  # noqa: E402
+from .compiler import CompileError, Report, check  # noqa: E402
 
 __all__ = ["CompileError", "Diagram", "Network", "Report", "SummaryInfo", "check", "compile", "diagram", "load",
            "load_ipython_extension", "load_weights", "summary"]

@@ -25,6 +25,11 @@ from ..train.errors import Interrupted, TrainError
 from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network, usage_error
 
 
+class Recipe(str, Enum):
+    fast = "fast"
+    plain = "plain"
+
+
 class Optimizer(str, Enum):
     sgd = "sgd"
     adam = "adam"
@@ -111,6 +116,9 @@ def train(
     data: Optional[str] = typer.Option(
         None, "--data", "-d", help="mnist, fashion-mnist, kmnist, cifar10, cifar100, svhn, digits, "
                                    "imagefolder:PATH or fake (default: the network's train section)."),
+    recipe: Optional[Recipe] = typer.Option(
+        None, "--recipe", help="fast: the tuned default (one-cycle, smoothing, decay); plain: the stated optimizer "
+                               "and rate, constant, nothing added. Stating --optimizer or --lr selects plain."),
     epochs: Optional[int] = typer.Option(None, "--epochs", "-e", help="Passes over the training set."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Images per optimizer step."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (the peak rate under onecycle)."),
@@ -149,7 +157,8 @@ def train(
     if fresh and init is None:
         raise usage_error("--fresh names layers to leave out of --init; give --init PATH too")
     net = load_network(file, network, set_, strict)
-    flags = {"data": data, "epochs": epochs, "batch_size": batch_size, "optimizer": _value(optimizer), "lr": lr,
+    flags = {"data": data, "recipe": _value(recipe), "epochs": epochs, "batch_size": batch_size,
+             "optimizer": _value(optimizer), "lr": lr,
              "momentum": momentum, "weight_decay": weight_decay, "schedule": _value(schedule),
              "label_smoothing": label_smoothing, "augment": _value(augment), "seed": seed}
     with reported_errors():
