@@ -20,7 +20,7 @@ from rich.text import Text
 
 from .layers import LAYERS
 
-KEYWORDS = ("add", "branch", "concat", "input", "repeat", "residual", "shortcut", "train")
+KEYWORDS = ("add", "branch", "concat", "input", "mul", "repeat", "residual", "shortcut", "split", "train")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _END = r"(?![A-Za-z0-9_])"  # a word ends where the language's names do
 _EXPONENT = r"(?:[eE][-+]?[0-9]+)"
@@ -45,7 +45,7 @@ class NetLexer(RegexLexer):
             (rf"use{_END}", Keyword.Namespace),
             (words(KEYWORDS, suffix=_END), Keyword),
             (words(("true", "false"), suffix=_END), Keyword.Constant),
-            (rf"channels{_END}", Name.Builtin.Pseudo),
+            (rf"(?:channels|height|width){_END}", Name.Builtin.Pseudo),
             (rf"(?i:{'|'.join(sorted(LAYERS, key=len, reverse=True))}){_END}", Name.Builtin),
             (_NAME, Name),
             # Pygments has no token type for shapes; plain `Number` is coloured by every style

@@ -279,6 +279,24 @@ def groupnorm_rule(ctx: ShapeContext) -> Shape | None:
     return ctx.in_shape
 
 
+def shuffle_rule(ctx: ShapeContext) -> Shape | None:
+    c, groups = ctx.in_shape[0], _int(ctx.args["groups"])
+    if c % groups:
+        ctx.fail("E0105", f"{c} channels cannot be shuffled in groups={groups}: {c} is not divisible by {groups}",
+                 "groups", f"{c} channels", help=f"use a number of groups that divides {c}")
+        return None
+    return ctx.in_shape
+
+
+def droppath_rule(ctx: ShapeContext) -> Shape | None:
+    p = cast(float, ctx.args["p"])  # a float of at least 0, checked by coerce
+    if p >= 1:
+        ctx.fail("E0036", f"`p` of `droppath` must be below 1, found {p:g}", "p", "drops every sample",
+                 help="p is the probability that a sample skips the path; use a value in [0, 1)")
+        return None
+    return ctx.in_shape
+
+
 def flatten_rule(ctx: ShapeContext) -> Shape | None:
     size = math.prod(ctx.in_shape)
     if len(ctx.in_shape) > 1:
@@ -334,6 +352,10 @@ def norm_params(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
     return 2 * i[0]
 
 
+def layerscale_params(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
+    return i[0]
+
+
 def linear_params(a: Mapping[str, Value], i: Shape, o: Shape) -> int:
     out = _int(a["out"])
     return i[0] * out + (out if a["bias"] else 0)
@@ -381,6 +403,10 @@ LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in (
               "BatchNorm2d", same_rule, norm_params),
     LayerSpec("groupnorm", (Param("groups", "int", **POS), Param("eps", "float", 1e-5, minimum=0)),
               "GroupNorm", groupnorm_rule, norm_params),
+    LayerSpec("layernorm", (Param("eps", "float", 1e-5, minimum=0),), "LayerNorm", same_rule, norm_params),
+    LayerSpec("layerscale", (Param("init", "float", 1e-6),), "LayerScale", same_rule, layerscale_params),
+    LayerSpec("shuffle", (Param("groups", "int", **POS),), "ChannelShuffle", shuffle_rule, spatial=True),
+    LayerSpec("droppath", (Param("p", "float", minimum=0),), "StochasticDepth", droppath_rule),
     LayerSpec("lrn", (Param("size", "int", **POS), Param("alpha", "float", 1e-4), Param("beta", "float", 0.75),
                       Param("k", "float", 1.0)), "LocalResponseNorm", same_rule, spatial=True),
     LayerSpec("dropout", (Param("p", "float", 0.5, minimum=0, maximum=1),), "Dropout", same_rule),
@@ -399,6 +425,7 @@ LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in (
     _activation("silu", "SiLU"),
     _activation("mish", "Mish"),
     _activation("hardswish", "Hardswish"),
+    _activation("hardsigmoid", "Hardsigmoid"),
     _activation("sigmoid", "Sigmoid"),
     _activation("tanh", "Tanh"),
     _activation("softmax", "Softmax"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,7 @@ from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import limits, syntax as S
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, error, suggest
 from .source import SourceFile, Span
 
 _TERMINAL_WORDS = {
@@ -227,6 +228,14 @@ class _Builder(Transformer_NonRecursive):
     def add(self, meta, children):
         return self._branches("add", meta, children)
 
+    @v_args(meta=True)
+    def named_branches(self, meta, children):
+        """`mul { ... }`, `split { ... }`: constructs of branches that are not keywords, so that a
+        version 1 file with a label or a block of that name keeps its meaning; resolve checks
+        the name."""
+        name, branches = children
+        return S.Branches(str(name), branches, self._s(meta), self._t(name))
+
     def branches(self, children):
         return tuple(c for c in children if not isinstance(c, Token))
 
@@ -332,7 +341,7 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     span = _token_span(file, token) if token.end_column else Span.point(file, line, column)
     return error("E0001", f"unexpected `{token}`", span, "not expected here",
                  notes=(f"expected {_describe_expected(set(exc.expected))}",),
-                 help=_token_help(str(token), set(exc.expected)))
+                 help=_token_help(str(token), set(exc.expected), file.line(line)[:column - 1]))
 
 
 def _char_help(char: str) -> str | None:
@@ -343,7 +352,22 @@ def _char_help(char: str) -> str | None:
     return None
 
 
-def _token_help(token: str, expected: set[str]) -> str | None:
+# What may start a top-level item, and the statements that open a body after a name.
+_TOP_LEVEL = ("network", "block", "use")
+_BODY_KEYWORDS = ("residual", "repeat", "shortcut", "train")
+
+
+def _token_help(token: str, expected: set[str], before: str) -> str | None:
+    """The fix for an unexpected token; `before` is its line up to the token."""
+    if "NETWORK" in expected and token not in _TOP_LEVEL:
+        return suggest(token, _TOP_LEVEL) or "a file holds `network`, `block` and `use` items"
+    if token == "*" and re.search(r"->\s*(\S+x\S+|\[[^\]]*\])\s*$", before):
+        return ("after `->` the rest of the statement is the shape; to repeat a statement and assert its "
+                "output, put the count first: `relu * 3 -> 1x8x8`")
+    if "BRANCH" in expected:
+        opener = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*\{\s*$", before)
+        hint = suggest(opener.group(1), _BODY_KEYWORDS) if opener else None
+        return hint or "each branch of `concat`, `add`, `mul` and `split` is written `branch { ... }`"
     if "RPAR" in expected and "COMMA" in expected:
         return "separate arguments with `,` and close the list with `)`"
     if "RBRACE" in expected:

@@ -111,9 +111,14 @@ class Residual:
     keyword_span: Span
 
 
+# The constructs that take branches; the parser accepts any name before `{ branch ...}` and
+# resolve rejects the others.
+BRANCH_OPS = ("concat", "add", "mul", "split")
+
+
 @dataclass(frozen=True)
 class Branches:
-    op: str  # "concat" or "add"
+    op: str  # one of BRANCH_OPS once resolved
     branches: tuple[tuple["Stmt", ...], ...]
     span: Span
     keyword_span: Span

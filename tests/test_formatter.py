@@ -110,8 +110,15 @@ LAYOUTS = {
         "    add {\n        branch {\n            relu\n        }\n        branch {}\n    }\n"
         "    repeat 2 {\n        relu\n    }\n    train {\n        epochs = 2\n    }\n}\n"),
     "suffixes on the closing line": (
-        "network A { input 4 x: residual { relu } -> 4 * 2 }",
-        "network A {\n    input 4\n    x: residual {\n        relu\n    } -> 4 * 2\n}\n"),
+        "network A { input 4 x: residual { relu } * 2 -> 4 }",
+        "network A {\n    input 4\n    x: residual {\n        relu\n    } * 2 -> 4\n}\n"),
+    "after `->` the rest of the statement is the shape": (
+        "network A { input 16x5x5 flatten -> 16*5*5 relu*3->[16 * 25] }",
+        "network A {\n    input 16x5x5\n    flatten  -> [16 * 5 * 5]\n    relu * 3 -> [16 * 25]\n}\n"),
+    "branches of every construct, empty ones too": (
+        "network A { input 4x2x2 mul { branch { } branch { globalavgpool } } split { branch {} branch { relu } } }",
+        "network A {\n    input 4x2x2\n    mul {\n        branch {}\n        branch {\n            globalavgpool\n"
+        "        }\n    }\n    split {\n        branch {}\n        branch {\n            relu\n        }\n    }\n}\n"),
     "blank lines kept as one, none at body edges, one between definitions": (
         "\n\nblock B {\n\n relu\n\n\n\n relu\n\n}\nnetwork A { input 4 B }\n\n\n",
         "block B {\n    relu\n\n    relu\n}\n\nnetwork A {\n    input 4\n    B\n}\n"),
@@ -197,6 +204,7 @@ SHAPES = st.one_of(
     st.lists(st.integers(1, 64).map(str), min_size=2, max_size=3).map(lambda dims: ["x".join(dims)]),
     st.lists(exprs(1), min_size=1, max_size=3).map(lambda dims: ["[", *comma_list(dims), "]"]),
     st.one_of(st.integers(1, 99).map(str), NAMES).map(lambda token: [token]),
+    exprs(2),
 )
 ARGS = st.lists(st.one_of(exprs(2), st.tuples(NAMES, exprs(1)).map(lambda t: [t[0], "=", *t[1]])), max_size=3)
 
@@ -220,20 +228,20 @@ def simple_statements(draw: st.DrawFn, depth: int) -> list[str]:
     if kind == "branches":
         branches = draw(st.lists(st.one_of(bodies(depth - 1).map(lambda b: ["branch", *b]), st.just([";"])),
                                  max_size=3))
-        return [draw(st.sampled_from(["concat", "add"])), "{", *sum(branches, []), "}"]
+        return [draw(st.sampled_from(["concat", "add", "mul", "split"])), "{", *sum(branches, []), "}"]
     settings = draw(st.lists(st.tuples(NAMES, exprs(1)).map(lambda t: [t[0], "=", *t[1]]), max_size=3))
     return ["train", "{", *sum(settings, []), "}"]
 
 
 @st.composite
 def statements(draw: st.DrawFn, depth: int) -> list[str]:
+    """A statement, repeated, then asserted: after `->` the rest of the statement is the shape."""
     tokens = draw(simple_statements(depth))
     for _ in range(draw(st.integers(0, 2))):
-        if draw(st.booleans()):
-            tokens += ["->", *draw(SHAPES)]
-        else:
-            tokens += ["*", *draw(st.one_of(st.integers(1, 9).map(lambda n: [str(n)]), NAMES.map(lambda n: [n]),
-                                            exprs(1).map(lambda e: ["(", *e, ")"])))]
+        tokens += ["*", *draw(st.one_of(st.integers(0, 9).map(lambda n: [str(n)]), NAMES.map(lambda n: [n]),
+                                        exprs(1).map(lambda e: ["(", *e, ")"])))]
+    for _ in range(draw(st.integers(0, 2))):
+        tokens += ["->", *draw(SHAPES)]
     return tokens
 
 

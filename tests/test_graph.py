@@ -163,6 +163,17 @@ def test_branches_side_by_side_then_joined() -> None:
     assert len(arrows_into_join) == 3
 
 
+def test_mul_joins_at_a_times_sign_and_split_lanes_start_from_their_chunk() -> None:
+    units = ROOT / "tests" / "conformance" / "nets" / "v2_units.net"
+    root = ET.fromstring(svg(layout(network(units))))
+    assert [g.get("class") for g in nodes(root, "join")] == \
+        ["node join mul", "node join split", "node join add", "node join add", "node join split"]
+    scene = layout(network(units))
+    assert [c.text.text for c in shapes_of(scene, Circle)] == ["\u00d7", "+", "+"]
+    assert [b.kind for b in shapes_of(scene, Box) if b.role == "join"] == ["split", "split"]
+    assert_tidy(scene)
+
+
 RESIDUALS = """
 network Skips {
     input 8x16x16

@@ -23,6 +23,7 @@ from cnndsl import parser
 from cnndsl.compiler import check_file
 from cnndsl.highlight import KEYWORDS, NetLexer, highlight
 from cnndsl.layers import LAYERS
+from cnndsl.syntax import BRANCH_OPS
 from cnndsl.render import render
 from cnndsl.source import SourceFile
 
@@ -61,10 +62,17 @@ def test_every_layer_is_a_builtin_in_any_case(name: str) -> None:
 
 
 def test_keywords_are_the_grammars() -> None:
-    """The lexer's keywords are the words the grammar reserves, no more, no fewer."""
+    """The lexer's keywords are the words the grammar reserves and the constructs of branches
+    that resolve accepts by name (`mul`, `split`), no more, no fewer."""
     words = {t.pattern.value for t in parser._lark().terminals
              if t.pattern.type == "str" and t.pattern.value.isalpha()}
-    assert set(KEYWORDS) | {"network", "block", "use", "true", "false"} == words
+    assert set(KEYWORDS) | {"network", "block", "use", "true", "false"} == words | set(BRANCH_OPS)
+
+
+def test_shape_builtins_are_pseudo_names() -> None:
+    for name in ("channels", "height", "width"):
+        assert lexed(name) == [(Name.Builtin.Pseudo, name)]
+        assert scopes(f" {name} ")[name] == "variable.language.channels.cnndsl"
 
 
 def test_shapes_and_names_split_as_the_language_does() -> None:

@@ -186,7 +186,8 @@ def test_every_layer_of_the_table_is_accepted() -> None:
         conv(8, 3, padding=1) convtranspose(8, 2, stride=2) -> 8x32x32 maxpool(2) avgpool(2, ceil=true)
         adaptiveavgpool(4) adaptivemaxpool((4, 4)) batchnorm groupnorm(2) lrn(3) dropout2d(0.1)
         upsample(2) -> 8x8x8 relu relu6 leakyrelu(0.1) elu gelu silu mish hardswish sigmoid tanh
-        softmax logsoftmax identity globalavgpool -> 8x1x1 flatten batchnorm dropout linear(3)
+        softmax logsoftmax identity hardsigmoid layernorm layerscale shuffle(2) droppath(0.1)
+        globalavgpool -> 8x1x1 flatten batchnorm dropout linear(3)
     }"""
     kinds = {layer.kind for layer in ir.leaves(net(source).body)}
     from cnndsl.layers import LAYERS

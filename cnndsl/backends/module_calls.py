@@ -26,16 +26,18 @@ _FRESH_UNSAVED_OUTPUT = frozenset({"conv", "convtranspose", "linear", "batchnorm
 
 @dataclass(frozen=True)
 class ModuleCall:
-    """`nn.<cls>(*args, **dict(kwargs))`: one layer's module, as a constructor call."""
+    """`nn.<cls>(*args, **dict(kwargs))`: one layer's module, as a constructor call; with
+    `local`, a class of `containers.py` (which the Python source copies into its file)."""
 
     cls: str
     args: tuple[Value, ...] = ()
     kwargs: tuple[tuple[str, Value], ...] = ()
+    local: bool = False
 
     def source(self) -> str:
         """The call as Python source, e.g. `nn.Conv2d(3, 64, kernel_size=7, stride=2)`."""
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
-        return f"nn.{self.cls}({', '.join(parts)})"
+        return f"{'' if self.local else 'nn.'}{self.cls}({', '.join(parts)})"
 
 
 def _compact(value: Value) -> Value:
@@ -115,6 +117,18 @@ def _upsample(layer: ir.Layer) -> ModuleCall:
                       _changed(mode=(a["mode"], "nearest")))
 
 
+def _layernorm(layer: ir.Layer) -> ModuleCall:
+    eps = _changed(eps=(layer.args["eps"], 1e-5))
+    if len(layer.in_shape) == 3:
+        return ModuleCall("LayerNorm2d", (layer.in_shape[0],), eps, local=True)
+    return ModuleCall("LayerNorm", (layer.in_shape[0],), eps)
+
+
+def _layerscale(layer: ir.Layer) -> ModuleCall:
+    shape = (layer.in_shape[0], 1, 1) if len(layer.in_shape) == 3 else (layer.in_shape[0],)
+    return ModuleCall("LayerScale", (shape, layer.args["init"]), local=True)
+
+
 def _plain(cls: str) -> Callable[[ir.Layer], ModuleCall]:
     return lambda layer: ModuleCall(cls)
 
@@ -149,6 +163,11 @@ _CALLS: Mapping[str, Callable[[ir.Layer], ModuleCall]] = {
     "silu": _plain("SiLU"),
     "mish": _plain("Mish"),
     "hardswish": _plain("Hardswish"),
+    "hardsigmoid": _plain("Hardsigmoid"),
+    "layernorm": _layernorm,
+    "layerscale": _layerscale,
+    "shuffle": lambda layer: ModuleCall("ChannelShuffle", (layer.args["groups"],), local=True),
+    "droppath": lambda layer: ModuleCall("DropPath", (layer.args["p"],), local=True),
     "sigmoid": _plain("Sigmoid"),
     "tanh": _plain("Tanh"),
     "softmax": lambda layer: ModuleCall("Softmax", (), (("dim", 1),)),
@@ -160,7 +179,7 @@ _CALLS: Mapping[str, Callable[[ir.Layer], ModuleCall]] = {
 def call_for(layer: ir.Layer, in_place: bool = False) -> ModuleCall:
     """The module call for one layer; `in_place` only for the kinds in IN_PLACE_CAPABLE."""
     call = _CALLS[layer.kind](layer)
-    return ModuleCall(call.cls, call.args, call.kwargs + (("inplace", True),)) if in_place else call
+    return ModuleCall(call.cls, call.args, call.kwargs + (("inplace", True),), call.local) if in_place else call
 
 
 def in_place_paths(nodes: tuple[ir.Node, ...]) -> frozenset[str]:
@@ -197,7 +216,9 @@ def _walk(nodes: tuple[ir.Node, ...], prefix: str, input_is_private: bool, paths
         else:
             outputs_private = [_walk(branch, f"{path}.{index}.", False, paths)
                                for index, branch in enumerate(node.branches)]
-            if node.op == "add" and outputs_private[0] and len(node.branches) > 1:
+            first = node.branches[0][-1].out_shape if node.branches[0] else node.in_shape
+            # the sum goes into the first operand, so that must have the full shape, not a broadcast one
+            if node.op == "add" and outputs_private[0] and len(node.branches) > 1 and first == node.out_shape:
                 paths.add(path)
-            private = node.op == "concat" or len(node.branches) > 1
+            private = node.op in ("concat", "split") or len(node.branches) > 1
     return private

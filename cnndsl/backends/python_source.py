@@ -4,8 +4,8 @@ The file defines one `nn.Module` class whose `__init__` registers the same modul
 `cnndsl.compile` builds (same names, same order, same in-place choices), so a state dict
 saved from either loads into the other. Each layer's line carries the shape the checker
 inferred and the source line it came from; `forward` spells out the top-level steps. The
-helper classes a network needs (residual, concat, add) are copied from `containers.py`,
-so the file imports nothing but torch.
+helper classes a network needs (residual, concat, add, mul, split, and the layers PyTorch
+has no module for) are copied from `containers.py`, so the file imports nothing but torch.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from .module_calls import call_for, in_place_paths
 from .torch_module import build
 
 INDENT = "    "
-_HELPERS = (containers.Residual, containers.Concat, containers.Add)
-_JOINERS = {"concat": containers.Concat, "add": containers.Add}
+_HELPERS = (containers.Residual, containers.Concat, containers.Add, containers.Mul, containers.Split,
+            containers.LayerNorm2d, containers.LayerScale, containers.ChannelShuffle, containers.DropPath)
+_JOINERS = {"concat": containers.Concat, "add": containers.Add, "mul": containers.Mul, "split": containers.Split}
 
 
 @dataclass
@@ -84,7 +85,11 @@ def _helpers(nodes: tuple[ir.Node, ...]) -> list[type]:
 
     def visit(seq: tuple[ir.Node, ...]) -> None:
         for node in seq:
-            if isinstance(node, ir.Group):
+            if isinstance(node, ir.Layer):
+                call = call_for(node)
+                if call.local:
+                    found.add(getattr(containers, call.cls))
+            elif isinstance(node, ir.Group):
                 visit(node.body)
             elif isinstance(node, ir.Residual):
                 found.add(containers.Residual)

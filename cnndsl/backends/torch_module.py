@@ -2,7 +2,7 @@
 
 The module tree mirrors the IR node for node. A group (one block call) is an
 `nn.Sequential` named after the call; a residual holds `body` and, when written, `shortcut`;
-`concat` and `add` hold their branches as an indexed list. Every module is registered in
+`concat`, `add`, `mul` and `split` hold their branches as an indexed list. Every module is registered in
 source order under the path `ir.named_leaves` gives, so `state_dict()` keys are the layer
 names `cnndsl summary` prints (`basic1.residual1.body.conv1.weight`) and come in the order
 the file declares them. Nothing is decided at call time: the forward passes are those of
@@ -19,7 +19,8 @@ from torch import nn
 from .. import ir
 from ..compiler import CompileError
 from ..diagnostics import error
-from .containers import Add, Concat, Residual
+from . import containers
+from .containers import Add, Concat, Mul, Residual, Split
 from .module_calls import ModuleCall, call_for, in_place_paths
 
 
@@ -74,7 +75,7 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def _instantiate(call: ModuleCall) -> nn.Module:
-    return getattr(nn, call.cls)(*call.args, **dict(call.kwargs))
+    return getattr(containers if call.local else nn, call.cls)(*call.args, **dict(call.kwargs))
 
 
 def _fill(container: nn.Module, nodes: tuple[ir.Node, ...], prefix: str, in_place: frozenset[str]) -> None:
@@ -103,4 +104,6 @@ def _module(node: ir.Node, path: str, in_place: frozenset[str]) -> nn.Module:
         return Residual(_sequence(node.body, f"{path}.body.", in_place), shortcut, path in in_place)
     branches: list[nn.Module] = [_sequence(branch, f"{path}.{index}.", in_place)
                                  for index, branch in enumerate(node.branches)]
-    return Concat(branches) if node.op == "concat" else Add(branches, path in in_place)
+    if node.op == "add":
+        return Add(branches, path in in_place)
+    return {"concat": Concat, "mul": Mul, "split": Split}[node.op](branches)

@@ -149,16 +149,21 @@ class FramePiece(Piece):
         self.inner.emit(axis, top + FRAME_TITLE_H, canvas)
 
 
+# The joins drawn as a circled operator; the others are a box with the construct's name.
+_SYMBOLS = {"add": "+", "mul": "\u00d7"}
+
+
 class Parallel(Piece):
-    """Lanes that share one input, side by side, joined by `+` (residual, add) or by a
-    concat box. A residual keeps its body on the axis, so the main path runs straight
+    """Lanes that share one input (or, for `split`, its chunks), side by side, joined by `+`
+    (residual, add), `×` (mul) or a box naming the construct (concat, split). A residual
+    keeps its body on the axis, so the main path runs straight
     down, and puts its shortcut, or the bare skip arrow of an identity, to its right;
     branches are centred. Each lane's output shape labels the arrow under it."""
 
     def __init__(self, lanes: list[Sequence], op: str, anchored: bool, label: str | None, tooltip: str,
                  shape: str) -> None:
         self.lanes, self.op, self.label, self.tooltip, self.shape = lanes, op, label, tooltip, shape
-        self.join_half = JOIN_R if op == "add" else (text_width(op, SMALL_SIZE) + 20) / 2
+        self.join_half = JOIN_R if op in _SYMBOLS else (text_width(op, SMALL_SIZE) + 20) / 2
         reach = [max(lane.right, LABEL_DX + text_width(lane.shape, SMALL_SIZE)) if lane.pieces else lane.right
                  for lane in lanes]
         xs, x = [], 0.0
@@ -205,9 +210,9 @@ class Parallel(Piece):
 
     def _emit_join(self, axis: float, top: float, canvas: Canvas) -> None:
         style = FAMILY_STYLES["structural"]
-        if self.op == "add":
-            text = Text(axis, top + JOIN_R, "+", TEXT_SIZE + 3, bold=True)
-            canvas.front.append(Circle(axis, top + JOIN_R, JOIN_R, style, text, "join", "add", self.tooltip))
+        if self.op in _SYMBOLS:
+            text = Text(axis, top + JOIN_R, _SYMBOLS[self.op], TEXT_SIZE + 3, bold=True)
+            canvas.front.append(Circle(axis, top + JOIN_R, JOIN_R, style, text, "join", self.op, self.tooltip))
         else:
             text = Text(axis, top + JOIN_H / 2, self.op, SMALL_SIZE)
             canvas.front.append(Box(axis - self.join_half, top, 2 * self.join_half, JOIN_H, style, (text,), "join",
@@ -248,8 +253,11 @@ class _Builder:
             what = "shortcut" if node.shortcut is not None else "identity"
             return Parallel(lanes, "add", True, _label(node, "residual"),
                             f"{path}: residual, body + {what} -> {shape} (line {node.span.line})", shape)
-        lanes = [self.sequence(branch, f"{path}.{index}.", node.in_shape) for index, branch in enumerate(node.branches)]
-        how = "joined on channels" if node.op == "concat" else "summed"
+        parts = len(node.branches)
+        lane_input = (node.in_shape[0] // parts,) + node.in_shape[1:] if node.op == "split" else node.in_shape
+        lanes = [self.sequence(branch, f"{path}.{index}.", lane_input) for index, branch in enumerate(node.branches)]
+        how = {"concat": "joined on channels", "add": "summed", "mul": "multiplied",
+               "split": f"each on 1/{parts} of the channels, joined on channels"}[node.op]
         return Parallel(lanes, node.op, False, _label(node, node.op),
                         f"{path}: {node.op} of {len(lanes)} branches, {how} -> {shape} (line {node.span.line})", shape)
 

@@ -51,7 +51,7 @@ class Box:
 
 @dataclass(frozen=True)
 class Circle:
-    """The `+` where the operands of a residual or an `add` meet."""
+    """The `+` where the operands of a residual or an `add` meet, or the `×` of a `mul`."""
 
     cx: float
     cy: float

@@ -42,19 +42,19 @@ _FAMILY_OF: dict[str, str] = {
     for family, kinds in {
         "conv": ("conv", "convtranspose"),
         "pool": ("maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "globalavgpool"),
-        "norm": ("batchnorm", "groupnorm", "lrn"),
+        "norm": ("batchnorm", "groupnorm", "lrn", "layernorm", "layerscale"),
         "activation": ("relu", "relu6", "leakyrelu", "elu", "gelu", "silu", "mish", "hardswish",
-                       "sigmoid", "tanh", "softmax", "logsoftmax"),
+                       "hardsigmoid", "sigmoid", "tanh", "softmax", "logsoftmax"),
         "linear": ("linear",),
-        "dropout": ("dropout", "dropout2d"),
+        "dropout": ("dropout", "dropout2d", "droppath"),
     }.items()
     for kind in kinds
 }
 
 
 def family(kind: str) -> str:
-    """The family a layer kind is coloured by; flatten, upsample and identity only move or
-    reshape values, so they are `structural`, like the input, the output and the joins."""
+    """The family a layer kind is coloured by; flatten, upsample, shuffle and identity only
+    move or reshape values, so they are `structural`, like the input, the output and the joins."""
     return _FAMILY_OF.get(kind, "structural")
 
 

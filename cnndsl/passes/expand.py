@@ -14,7 +14,7 @@ import math
 from typing import Mapping, Sequence, cast
 
 from .. import ir, limits, syntax as S
-from ..diagnostics import Diagnostics, Label, error, suggest
+from ..diagnostics import Diagnostic, Diagnostics, Label, error, suggest
 from ..evaluate import UNKNOWN, Env, EvalError, Unknown, ValueOrUnknown, coerce, evaluate, show
 from ..ir import Shape, Value, format_shape
 from ..layers import infer
@@ -26,6 +26,28 @@ from ..train.settings import SETTING_NAMES, check_setting
 
 class _TooLarge(Exception):
     pass
+
+
+class _Scope(dict):
+    """The names a statement's expressions may read; `vector` is the input when it is a
+    vector, where `height` and `width` have no value."""
+
+    def __init__(self, names: Mapping[str, ValueOrUnknown], vector: Shape | None) -> None:
+        super().__init__(names)
+        self.vector = vector
+
+
+def _names_in(expr: S.Expr) -> list[S.Name]:
+    """The names an expression reads, left to right."""
+    if isinstance(expr, S.Name):
+        return [expr]
+    if isinstance(expr, S.Unary):
+        return _names_in(expr.operand)
+    if isinstance(expr, S.Binary):
+        return _names_in(expr.left) + _names_in(expr.right)
+    if isinstance(expr, S.TupleExpr):
+        return [name for item in expr.items for name in _names_in(item)]
+    return []
 
 
 class _Names:
@@ -71,9 +93,19 @@ class _Expander:
             return evaluate(expr, env)
         except EvalError as exc:
             self.diags.add(exc.diagnostic)
-        except Unknown:
-            pass
+        except Unknown as exc:
+            if isinstance(env, _Scope) and env.vector is not None:
+                self.spatial_name_on_vector(expr, str(exc), env.vector)
         return UNKNOWN
+
+    def spatial_name_on_vector(self, expr: S.Expr, name: str, vector: Shape) -> None:
+        """E0038 where `height` or `width` is read on a vector (found at its first use)."""
+        use = next((n for n in _names_in(expr) if n.id == name), None)
+        if use is None or name not in ("height", "width"):
+            return
+        self.diags.add(error("E0038", f"`{name}` has no value here: the input of this statement is the vector "
+                                      f"{format_shape(vector)}", use.span, "read on a vector",
+                             help=f"use `{name}` before the `flatten`, or `channels` for the vector's length"))
 
     def train_settings(self, net: S.Network, env: Env) -> dict[str, Value]:
         """The `train { }` section's values, each checked as the trainer will check it, so a
@@ -102,8 +134,16 @@ class _Expander:
                                          help=exc.help))
         return train
 
-    def with_channels(self, env: Env, shape: Shape | None) -> dict[str, ValueOrUnknown]:
-        return {**env, "channels": shape[0] if shape else UNKNOWN}
+    def with_channels(self, env: Env, shape: Shape | None) -> _Scope:
+        """`env` with the names that read the shape reaching a statement: `channels`, and
+        `height` and `width` unless a parameter of that name shadows them (on a vector they
+        have no value, and reading them is an error)."""
+        scope = _Scope({**env, "channels": shape[0] if shape else UNKNOWN},
+                       vector=shape if shape is not None and len(shape) == 1 else None)
+        for axis, name in enumerate(("height", "width"), start=1):
+            if name not in env:
+                scope[name] = shape[axis] if shape is not None and len(shape) == 3 else UNKNOWN
+        return scope
 
     def count(self, expr: S.Expr, env: Env) -> int | None:
         value = self.value(expr, env)
@@ -112,9 +152,10 @@ class _Expander:
         if isinstance(value, bool) or not isinstance(value, int):
             self.diags.add(error("E0030", f"a repeat count must be an integer, found {show(value)}", expr.span))
             return None
-        if value < 1:
-            self.diags.add(error("E0033", f"repeat count is {value}; it must be at least 1", expr.span,
-                                 f"evaluates to {value}", help="remove the repetition, or count from 1"))
+        if value < 0:
+            self.diags.add(error("E0033", f"repeat count is {value}; it must be at least 0", expr.span,
+                                 f"evaluates to {value}",
+                                 help="a count of 0 leaves the statement out; a count cannot be negative"))
             return None
         if value > limits.MAX_EXPANDED_STATEMENTS:
             self.too_large(expr.span)
@@ -262,11 +303,12 @@ class _Expander:
             return asserted if inferred is None else inferred  # an assertion re-synchronises
         if asserted != inferred:
             last = ir.leaves(tuple(nodes))[-1:] if nodes else []
-            notes = tuple(last[0].derivation) if last else ()
+            derivation = tuple(last[0].derivation) if last else ()
+            notes = ((", ".join(derivation),) if derivation else ()) + _version_one_reading(stmt.shape)
             self.diags.add(error(
                 "E0101", f"shape assertion does not hold: inferred {format_shape(inferred)}, "
                          f"asserted {format_shape(asserted)}",
-                stmt.shape.span, "asserted here", notes=(", ".join(notes),) if notes else (),
+                stmt.shape.span, "asserted here", notes=notes,
                 secondary=(Label(last[0].span, f"produces {format_shape(inferred)}"),) if last else (),
                 help=f"write `-> {format_shape(inferred)}`, or change the layer"
                      if len(inferred) == len(asserted) else
@@ -297,29 +339,35 @@ class _Expander:
     def branches(self, stmt: S.Branches, env: Env, shape: Shape | None, names: _Names,
                  label: str | None) -> tuple[list[ir.Node], Shape | None]:
         inner = _Names()
-        results = [self.seq(branch, env, shape, inner) for branch in stmt.branches]
-        if shape is None or not results or any(out is None for _, out in results):
+        each = self.split_input(stmt, shape) if stmt.op == "split" else shape
+        results = [self.seq(branch, env, each, inner) for branch in stmt.branches]
+        if shape is None or each is None or not results or any(out is None for _, out in results):
             return [], None
         shapes = [out for _, out in results if out is not None]  # all of them, checked above
-        listing = ", ".join(format_shape(s) for s in shapes)
         labels = tuple(Label(body[-1].span, f"gives {format_shape(out)}") for body, out in results if body)
-        if stmt.op == "add":
-            if len(set(shapes)) > 1:
-                self.diags.add(error("E0109", f"`add` branches differ in shape: {listing}", stmt.keyword_span,
-                                     "cannot add these", secondary=labels,
-                                     help="make every branch produce the same shape"))
-                return [], None
-            out = shapes[0]
-        else:
-            if len({len(s) for s in shapes}) > 1 or len({s[1:] for s in shapes}) > 1:
-                self.diags.add(error("E0108", f"`concat` branches differ in size: {listing}", stmt.keyword_span,
-                                     "cannot join these on the channel axis", secondary=labels,
-                                     help="give every branch the same H and W (padding, or the same stride)"))
-                return [], None
-            out = (sum(s[0] for s in shapes),) + shapes[0][1:]
+        out = (_broadcast(shapes) if stmt.op in ("add", "mul") else _joined(shapes))
+        if out is None:
+            self.diags.add(_mismatch(stmt.op, shapes, stmt.keyword_span, labels))
+            return [], None
         node = ir.Branches(stmt.op, tuple(tuple(body) for body, _ in results), names.take(label, stmt.op),
                            stmt.span, shape, out, label)
         return [node], out
+
+    def split_input(self, stmt: S.Branches, shape: Shape | None) -> Shape | None:
+        """The chunk of the input that each branch of a `split` gets; None (reported) when the
+        channels do not divide into the branches."""
+        if shape is None or not stmt.branches:
+            return None
+        count = len(stmt.branches)
+        if shape[0] % count:
+            what = "channels" if len(shape) == 3 else "features"
+            self.diags.add(error("E0114", f"`split` cannot cut {shape[0]} {what} into {count} equal parts",
+                                 stmt.keyword_span, f"{count} branches",
+                                 notes=(f"{shape[0]} / {count} = {shape[0] / count:g}",),
+                                 help=f"give it a number of branches that divides {shape[0]}, or make the "
+                                      f"{what} a multiple of {count}"))
+            return None
+        return (shape[0] // count,) + shape[1:]
 
     # ---- networks ------------------------------------------------------------------------
     def network(self, net: S.Network, overrides: Mapping[str, Value]) -> ir.Network | None:
@@ -366,6 +414,54 @@ class _Expander:
 def expand(program: Program, network: str, overrides: Mapping[str, Value], diags: Diagnostics) -> ir.Network | None:
     """Expand one network of the program; None when it has errors (they are in `diags`)."""
     return _Expander(program, diags).network(program.networks[network], overrides)
+
+
+def _version_one_reading(shape: S.Shape) -> tuple[str, ...]:
+    """A note for `-> a * n`, which version 1 of the language read as the assertion `-> a`
+    repeated n times: now the whole product is the shape."""
+    dim = shape.dims[0] if len(shape.dims) == 1 else None
+    if not isinstance(dim, S.Binary) or dim.op != "*" or dim.span.line != dim.span.end_line:
+        return ()
+    first: S.Expr = dim
+    while isinstance(first, S.Binary) and first.op == "*":
+        first = first.left
+    line = dim.span.file.line(dim.span.line)
+    size = line[first.span.column - 1:first.span.end_column - 1]
+    counts = line[first.span.end_column - 1:dim.span.end_column - 1].strip()
+    return (f"after `->` the rest of the statement is the shape, so all of `{size} {counts}` is the size "
+            f"(language version 1 read it as `-> {size}`, repeated); to repeat the statement, put the count "
+            f"first: `{counts} -> {size}`",)
+
+
+def _broadcast(shapes: list[Shape]) -> Shape | None:
+    """The output of `add` or `mul`: every operand has the same channels, and its H x W is either
+    the common size or 1x1 (broadcast over it); None when they do not fit."""
+    if len(set(shapes)) == 1:
+        return shapes[0]
+    if any(len(s) != 3 for s in shapes) or len({s[0] for s in shapes}) > 1:
+        return None
+    sizes = {s[1:] for s in shapes} - {(1, 1)}
+    return None if len(sizes) > 1 else shapes[0][:1] + sizes.pop()
+
+
+def _joined(shapes: list[Shape]) -> Shape | None:
+    """The output of `concat` or `split`: the channels summed, H and W shared; None when not."""
+    if len({len(s) for s in shapes}) > 1 or len({s[1:] for s in shapes}) > 1:
+        return None
+    return (sum(s[0] for s in shapes),) + shapes[0][1:]
+
+
+def _mismatch(op: str, shapes: list[Shape], span: Span, labels: tuple[Label, ...]) -> Diagnostic:
+    listing = ", ".join(format_shape(s) for s in shapes)
+    if op in ("concat", "split"):
+        return error("E0108", f"`{op}` branches differ in size: {listing}", span,
+                     "cannot join these on the channel axis", secondary=labels,
+                     help="give every branch the same H and W (padding, or the same stride)")
+    verb = "add" if op == "add" else "multiply"
+    return error("E0109" if op == "add" else "E0113", f"`{op}` branches differ in shape: {listing}", span,
+                 f"cannot {verb} these", secondary=labels,
+                 help="make every branch give the same channels, and either the same H x W or 1x1 "
+                      "(a Cx1x1 operand applies at every position)")
 
 
 def _stride_hint(before: Shape, after: Shape) -> str:

@@ -57,8 +57,10 @@ def _no_effect(prev: ir.Layer | None, layer: ir.Layer) -> str | None:
         return f"`{kind}` of a 1x1 map changes nothing"
     if kind == "flatten" and len(layer.in_shape) == 1:
         return "`flatten` of a vector changes nothing"
-    if kind in ("dropout", "dropout2d") and layer.args["p"] == 0:
+    if kind in ("dropout", "dropout2d", "droppath") and layer.args["p"] == 0:
         return f"`{kind}` with p=0 changes nothing"
+    if kind == "shuffle" and layer.args["groups"] == 1:
+        return "`shuffle` with groups=1 changes nothing"
     if kind in ("dropout", "dropout2d") and cast(float, layer.args["p"]) >= 1:  # a float, checked by coerce
         return f"`{kind}` with p={layer.args['p']:g} zeroes everything"
     return None

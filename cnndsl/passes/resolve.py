@@ -17,6 +17,10 @@ from ..module_names import RESERVED
 from ..program import BlockCall, LayerCall, Program, Unresolved
 from ..source import Span
 
+# Read-only names whose value is the shape reaching the statement (`height`, `width`: an
+# error on a vector). `channels` cannot be a parameter; the others can, and then shadow it.
+SHAPE_NAMES = frozenset({"channels", "height", "width"})
+
 Loader = Callable[[Path], tuple["S.Module | None", list]]
 
 
@@ -27,6 +31,7 @@ class _Resolver:
         self.diags = diags
         self.modules: list[S.Module] = []
         self.blocks: dict[str, S.Block] = {}
+        self.shape_names: frozenset[str] = SHAPE_NAMES  # those of the definition being resolved
 
     # ---- files ---------------------------------------------------------------------------
     def collect(self, module: S.Module, stack: tuple[Path, ...]) -> None:
@@ -90,12 +95,12 @@ class _Resolver:
         for index, stmt in enumerate(stmts):
             if isinstance(stmt, S.Input) and in_network and top and index == 0:
                 for dim in stmt.shape.dims:
-                    self.names(dim, scope - {"channels"})
+                    self.names(dim, scope - self.shape_names)
                 out.append(stmt)
                 continue
             if isinstance(stmt, S.TrainSection) and in_network and top:
                 for setting in stmt.settings:
-                    self.names(setting.value, scope - {"channels"})
+                    self.names(setting.value, scope - self.shape_names)
                 out.append(stmt)
                 continue
             resolved = self.stmt(stmt, scope, in_network, None)
@@ -129,10 +134,16 @@ class _Resolver:
             shortcut = None if stmt.shortcut is None else self.body(stmt.shortcut, scope, in_network, False)
             return _labelled(replace(stmt, body=body, shortcut=shortcut), label)
         if isinstance(stmt, S.Branches):
+            branches = tuple(self.body(b, scope, in_network, False) for b in stmt.branches)
+            if stmt.op not in S.BRANCH_OPS:
+                self.diags.add(error("E0010", f"unknown construct `{stmt.op}`", stmt.keyword_span,
+                                     "not a construct that takes branches",
+                                     help=suggest(stmt.op.lower(), S.BRANCH_OPS) or
+                                     f"the constructs with branches are {', '.join(S.BRANCH_OPS)}"))
+                return Unresolved(stmt.span)
             if not stmt.branches:
                 self.diags.add(error("E0027", f"`{stmt.op}` needs at least one branch", stmt.keyword_span,
                                      help=f"write `{stmt.op} {{ branch {{ ... }} branch {{ ... }} }}`"))
-            branches = tuple(self.body(b, scope, in_network, False) for b in stmt.branches)
             return _labelled(replace(stmt, branches=branches), label)
         if isinstance(stmt, S.Input):
             self.diags.add(error("E0021", "`input` must be the first statement of a network", stmt.span,
@@ -226,10 +237,13 @@ class _Resolver:
                 self.names(item, scope)
 
     def definition(self, node: S.Block | S.Network, in_network: bool):
-        scope = frozenset(p.name for p in node.params) | {"channels"}
+        declared = frozenset(p.name for p in node.params)
+        # the builtins that read the shape reaching a statement; a parameter shadows its namesake
+        self.shape_names = SHAPE_NAMES - declared
+        scope = declared | self.shape_names
         for param in node.params:
             if param.default is not None:
-                self.names(param.default, scope - {"channels"} if in_network else scope)
+                self.names(param.default, declared if in_network else scope)
         return replace(node, body=self.body(node.body, scope, in_network, True))
 
     # ---- recursion -----------------------------------------------------------------------

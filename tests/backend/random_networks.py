@@ -8,7 +8,8 @@ PyTorch itself accepts and produces.
 
 Arguments are drawn so that many programs are valid and many are not in every way the
 checker knows: windows larger than the input, groups that do not divide, too much pooling
-padding, `"same"` with a stride, `linear` before `flatten`, residual operands that differ.
+padding, `"same"` with a stride, `linear` before `flatten`, residual operands that differ,
+`split` into parts that do not divide the channels, `shuffle` groups that do not divide them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Union
 import torch
 from hypothesis import strategies as st
 from torch import nn
+from torchvision.models.convnext import LayerNorm2d
+from torchvision.ops import StochasticDepth
 
 CHANNELS = "channels"  # the read-only name: the channel count of a statement's input
 
@@ -116,11 +119,14 @@ def _run(body: tuple[Statement, ...], x: torch.Tensor) -> torch.Tensor:
             x = out + (x if statement.shortcut is None else _run(statement.shortcut, x))
         elif statement.op == "concat":
             x = torch.cat([_run(branch, x) for branch in statement.branches], dim=1)
+        elif statement.op == "split":
+            chunks = x.tensor_split(len(statement.branches), dim=1)
+            x = torch.cat([_run(branch, chunk) for branch, chunk in zip(statement.branches, chunks)], dim=1)
         else:
             outputs = [_run(branch, x) for branch in statement.branches]
             x = outputs[0]
             for out in outputs[1:]:
-                x = x + out
+                x = x + out if statement.op == "add" else x * out
     return x
 
 
@@ -151,14 +157,29 @@ def _module(leaf: Leaf, x: torch.Tensor) -> nn.Module:
         return (nn.Softmax if kind == "softmax" else nn.LogSoftmax)(dim=1)
     if kind == "leakyrelu":
         return nn.LeakyReLU(*args)
+    if kind == "layernorm":
+        return LayerNorm2d(channels) if x.dim() == 4 else nn.LayerNorm(channels)
+    if kind == "layerscale":
+        return _Scale(torch.full((channels, 1, 1) if x.dim() == 4 else (channels,), args[0]))
+    if kind == "droppath":
+        return StochasticDepth(args[0], "row")
     return _SIMPLE[kind](*args)
+
+
+class _Scale(nn.Module):
+    def __init__(self, scale: torch.Tensor) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
 
 
 _SIMPLE = {
     "adaptiveavgpool": nn.AdaptiveAvgPool2d, "adaptivemaxpool": nn.AdaptiveMaxPool2d,
     "lrn": nn.LocalResponseNorm, "dropout": nn.Dropout, "dropout2d": nn.Dropout2d, "flatten": nn.Flatten,
     "relu": nn.ReLU, "relu6": nn.ReLU6, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish,
-    "hardswish": nn.Hardswish, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "identity": nn.Identity,
+    "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "shuffle": nn.ChannelShuffle, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "identity": nn.Identity,
 }
 
 
@@ -199,8 +220,8 @@ def _pool(kind: str):
     return st.builds(lambda kernel, kw: Leaf(kind, (kernel,), kw), _pair(1, 3), _keywords(**options))
 
 
-_ACTIVATIONS = ["relu", "relu6", "elu", "gelu", "silu", "mish", "hardswish", "sigmoid", "tanh", "softmax",
-                "logsoftmax", "identity"]
+_ACTIVATIONS = ["relu", "relu6", "elu", "gelu", "silu", "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh",
+                "softmax", "logsoftmax", "identity", "layernorm"]
 
 _ANY_RANK = st.one_of(
     st.just(Leaf("batchnorm")), st.just(Leaf("flatten")),
@@ -208,6 +229,8 @@ _ANY_RANK = st.one_of(
     st.builds(lambda out: Leaf("linear", (out,)), st.integers(1, 8)),
     st.builds(lambda slope: Leaf("leakyrelu", (slope,)), st.sampled_from([0.01, 0.2])),
     st.sampled_from([Leaf(kind) for kind in _ACTIVATIONS]),
+    st.builds(lambda init: Leaf("layerscale", (init,)), st.sampled_from([1e-6, 0.5])),
+    st.builds(lambda p: Leaf("droppath", (p,)), st.sampled_from([0.0, 0.5])),
 )
 _SPATIAL = st.one_of(
     _conv(), _conv(), _convtranspose(), _pool("maxpool"), _pool("avgpool"),
@@ -216,6 +239,7 @@ _SPATIAL = st.one_of(
     st.just(Leaf("globalavgpool")),
     st.builds(lambda groups: Leaf("groupnorm", (groups,)), st.integers(1, 3)),
     st.builds(lambda size: Leaf("lrn", (size,)), st.integers(1, 3)),
+    st.builds(lambda groups: Leaf("shuffle", (groups,)), st.integers(1, 3)),
     st.builds(lambda p: Leaf("dropout2d", (p,)), st.sampled_from([0.0, 0.5])),
     st.builds(lambda scale, mode: Leaf("upsample", (scale,), (("mode", mode),)),
               st.sampled_from([2, 1.5, 0.5, (2, 1)]), st.sampled_from(["nearest", "bilinear"])),
@@ -251,7 +275,8 @@ def _sequence(draw, depth: int, vector: bool, labels: list[int]) -> tuple[tuple[
             vector = after
         else:
             branches = draw(st.lists(_sequence(depth + 1, vector, labels), min_size=1, max_size=3))
-            body.append(Branches(draw(st.sampled_from(["concat", "add"])), tuple(b for b, _ in branches)))
+            body.append(Branches(draw(st.sampled_from(["concat", "add", "mul", "split"])),
+                                 tuple(b for b, _ in branches)))
             vector = branches[0][1]
     return tuple(body), vector
 

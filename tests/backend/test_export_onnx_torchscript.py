@@ -38,8 +38,10 @@ LENET = ROOT / "architectures" / "lenet5.net"
 QUICK_PARAMS = 20_000_000
 QUICK = [path for path in sorted((ROOT / "architectures").glob("*.net"))
          if cnndsl.summary(path)["total_params"] <= QUICK_PARAMS]
-# ... and a small network with every container (no architecture has an `add`) and in-place sums.
-NETWORKS = [(path.stem, path) for path in QUICK] + [("tree", TREE)]
+# ... and a small network with every container (no architecture has an `add`) and in-place sums,
+# and one with the constructs and layers of language version 2.
+V2_UNITS = ROOT / "tests" / "conformance" / "nets" / "v2_units.net"
+NETWORKS = [(path.stem, path) for path in QUICK] + [("tree", TREE), ("v2_units", V2_UNITS)]
 ONNX_TOLERANCE = 1e-4
 TORCHSCRIPT_TOLERANCE = 1e-5
 runner = CliRunner()

@@ -7,8 +7,11 @@
 - A network the checker rejects for a shape reason fails in PyTorch too, either when its
   modules are built or when they run, except where the checker is stricter on purpose:
   * `linear` on a CxHxW tensor (E0104): PyTorch applies it to the last axis alone;
-  * `residual` or `add` operands of different shapes (E0107, E0109): PyTorch broadcasts
-    when one side has size 1 where the other does not;
+  * `residual`, `add` or `mul` operands of different shapes (E0107, E0109, E0113): PyTorch
+    broadcasts whenever one side has size 1 where the other does not (the language only
+    broadcasts a Cx1x1 operand of `add` and `mul`, over H x W);
+  * `split` into parts that do not divide the channels (E0114): PyTorch's `tensor_split`
+    cuts unequal parts;
   * `dropout2d` on a vector (E0103): PyTorch only warns that this is deprecated;
   * a ceil-mode pooling window larger than the padded input (E0102, as LANGUAGE.md defines
     it): PyTorch's ceil mode still gives one partial window there.
@@ -41,8 +44,9 @@ BATCH = 2  # batch norm in training mode needs more than one value per channel
 LARGEST_ACTIVATION = 50_000  # elements per sample: keeps each example to milliseconds
 
 # The shape errors PyTorch reports too, and those where the checker is stricter on purpose.
-SHAPE_ERRORS = {"E0036", "E0102", "E0103", "E0104", "E0105", "E0106", "E0107", "E0108", "E0109", "E0112"}
-STRICTER_ON_PURPOSE = {"E0104", "E0107", "E0109"}
+SHAPE_ERRORS = {"E0036", "E0102", "E0103", "E0104", "E0105", "E0106", "E0107", "E0108", "E0109", "E0112",
+                "E0113", "E0114"}
+STRICTER_ON_PURPOSE = {"E0104", "E0107", "E0109", "E0113", "E0114"}
 
 
 def _input(program: Program) -> torch.Tensor:
