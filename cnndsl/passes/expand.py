@@ -425,6 +425,8 @@ def _version_one_reading(shape: S.Shape) -> tuple[str, ...]:
     first: S.Expr = dim
     while isinstance(first, S.Binary) and first.op == "*":
         first = first.left
+    if (first.span.line, first.span.column) != (dim.span.line, dim.span.column):
+        return ()  # the product starts with a bracket: version 1 could not have read it so
     line = dim.span.file.line(dim.span.line)
     size = line[first.span.column - 1:first.span.end_column - 1]
     counts = line[first.span.end_column - 1:dim.span.end_column - 1].strip()
