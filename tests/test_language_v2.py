@@ -169,7 +169,7 @@ def test_block_arguments_read_height_at_the_call() -> None:
 
 def test_height_on_a_vector_is_an_error_at_the_name() -> None:
     report = cnndsl.check("network N { input 3x4x4 flatten linear(width) }", every=True)
-    assert [d.code for d in report.diagnostics] == ["E0038"]
+    assert [d.code for d in report.diagnostics] == ["E0039"]
     assert (report.diagnostics[0].span.column, report.diagnostics[0].span.end_column) == (40, 45)
 
 

@@ -99,11 +99,11 @@ class _Expander:
         return UNKNOWN
 
     def spatial_name_on_vector(self, expr: S.Expr, name: str, vector: Shape) -> None:
-        """E0038 where `height` or `width` is read on a vector (found at its first use)."""
+        """E0039 where `height` or `width` is read on a vector (found at its first use)."""
         use = next((n for n in _names_in(expr) if n.id == name), None)
         if use is None or name not in ("height", "width"):
             return
-        self.diags.add(error("E0038", f"`{name}` has no value here: the input of this statement is the vector "
+        self.diags.add(error("E0039", f"`{name}` has no value here: the input of this statement is the vector "
                                       f"{format_shape(vector)}", use.span, "read on a vector",
                              help=f"use `{name}` before the `flatten`, or `channels` for the vector's length"))
 
