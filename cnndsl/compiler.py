@@ -107,7 +107,7 @@ def pick_networks(program: Program, network: str | None, every: bool, diags: Dia
 
 
 @contextmanager
-def _without_gc():
+def without_gc():
     """The passes build many small immutable objects and no reference cycles; pausing the
     cyclic collector keeps checking linear in the size of the network (it is measurably
     superlinear otherwise, from repeated full collections)."""
@@ -124,7 +124,7 @@ def check_file(file: SourceFile, network: str | None = None, overrides: Mapping[
                strict: bool = False, every: bool = False) -> Report:
     """Run every static pass over `file`. With `every`, all networks of the file are
     expanded; otherwise exactly one (the named one, or the only one)."""
-    with _without_gc():
+    with without_gc():
         return _check_file(file, network, overrides, strict, every)
 
 

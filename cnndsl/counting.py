@@ -69,11 +69,17 @@ class Summary:
         }
 
 
+def layer_params(layer: ir.Layer) -> int:
+    """The parameters the emitted module of one layer holds."""
+    return LAYERS[layer.kind].count_params(layer.args, layer.in_shape, layer.out_shape)
+
+
+def layer_macs(layer: ir.Layer) -> int:
+    """One layer's multiply-accumulates for one sample."""
+    return LAYERS[layer.kind].count_macs(layer.args, layer.in_shape, layer.out_shape)
+
+
 def summarize(net: ir.Network) -> Summary:
-    rows = []
-    for path, layer in ir.named_leaves(net.body):
-        spec = LAYERS[layer.kind]
-        rows.append(LayerRow(path, layer.kind, layer.span.line, layer.out_shape,
-                             spec.count_params(layer.args, layer.in_shape, layer.out_shape),
-                             spec.count_macs(layer.args, layer.in_shape, layer.out_shape)))
+    rows = [LayerRow(path, layer.kind, layer.span.line, layer.out_shape, layer_params(layer), layer_macs(layer))
+            for path, layer in ir.named_leaves(net.body)]
     return Summary(net, tuple(rows))

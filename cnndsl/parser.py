@@ -470,3 +470,10 @@ def decode_source(data: bytes, name: str, path=None) -> tuple[SourceFile | None,
                             help="save the file as UTF-8")]
     return SourceFile(name, text.replace("\r\n", "\n").replace("\r", "\n"), path), []
 
+
+
+def keywords() -> frozenset[str]:
+    """The words the grammar reserves (`network`, `residual`, `true`, ...), read from the parser
+    itself so that editors complete exactly what the language has."""
+    return frozenset(t.pattern.value for t in _lark().terminals
+                     if t.pattern.type == "str" and t.pattern.value.isidentifier())

@@ -11,7 +11,7 @@ once and later ones are still found.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence, cast
+from typing import Callable, Mapping, Sequence, cast
 
 from .. import ir, limits, syntax as S
 from ..diagnostics import Diagnostic, Diagnostics, Label, error, suggest
@@ -50,6 +50,12 @@ def _names_in(expr: S.Expr) -> list[S.Name]:
     return []
 
 
+# Called after every statement is expanded (once per expansion: a statement in a block called
+# twice is seen twice) with the statement, the shapes in and out (None where unknown) and the IR
+# nodes it produced. The language server reads shapes, parameters and MACs from it.
+Observer = Callable[[object, "Shape | None", "Shape | None", "list[ir.Node]"], None]
+
+
 class _Names:
     """Unique module names within one container: labels as written, else kind + counter."""
 
@@ -78,9 +84,10 @@ def _elements(shape: Shape) -> int:
 
 
 class _Expander:
-    def __init__(self, program: Program, diags: Diagnostics) -> None:
+    def __init__(self, program: Program, diags: Diagnostics, observe: Observer | None = None) -> None:
         self.program = program
         self.diags = diags
+        self.observe = observe
         self.emitted = 0
         self.call_depth = 0
         self.previous: Span | None = None  # the last statement that produced a shape
@@ -196,6 +203,13 @@ class _Expander:
 
     def stmt(self, stmt, env: Env, shape: Shape | None, names: _Names,
              label: str | None) -> tuple[list[ir.Node], Shape | None]:
+        nodes, out = self.statement(stmt, env, shape, names, label)
+        if self.observe is not None:
+            self.observe(stmt, shape, out, nodes)
+        return nodes, out
+
+    def statement(self, stmt, env: Env, shape: Shape | None, names: _Names,
+                  label: str | None) -> tuple[list[ir.Node], Shape | None]:
         if isinstance(stmt, LayerCall):
             return self.layer(stmt, env, shape, names)
         if isinstance(stmt, BlockCall):
@@ -411,9 +425,11 @@ class _Expander:
         return ir.Network(net.name, params, input_shape, out, tuple(body), net.span, train, self.program.files)
 
 
-def expand(program: Program, network: str, overrides: Mapping[str, Value], diags: Diagnostics) -> ir.Network | None:
-    """Expand one network of the program; None when it has errors (they are in `diags`)."""
-    return _Expander(program, diags).network(program.networks[network], overrides)
+def expand(program: Program, network: str, overrides: Mapping[str, Value], diags: Diagnostics,
+           observe: Observer | None = None) -> ir.Network | None:
+    """Expand one network of the program; None when it has errors (they are in `diags`).
+    `observe` sees every statement as it is expanded, errors or not."""
+    return _Expander(program, diags, observe).network(program.networks[network], overrides)
 
 
 def _version_one_reading(shape: S.Shape) -> tuple[str, ...]:
