@@ -169,4 +169,4 @@ def test_help_lists_every_command_in_order() -> None:
     result = run("--help")
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()]
-    assert listed == ["check", "summary", "export", "train", "eval", "predict", "graph", "fmt"]
+    assert listed == ["check", "summary", "export", "train", "eval", "predict", "graph", "fmt", "lsp"]
