@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import ir
+from . import ir, syntax as S
 from .diagnostics import Diagnostic, Diagnostics, error
 from .ir import Value
 from .parser import decode_source, parse, read_source
 from .passes.expand import expand
 from .passes.lint import lint
 from .passes.resolve import resolve
+from .passes.silence import silence
 from .program import Program
 from .source import SourceFile
 
@@ -33,11 +34,13 @@ class CompileError(Exception):
 
 @dataclass
 class Report:
-    """The outcome of checking one file."""
+    """The outcome of checking one file. `suppressed` counts the warnings silenced (by `allow`
+    comments, `--ignore` or `--select`), which `diagnostics` leaves out."""
 
     file: SourceFile | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     networks: list[ir.Network] = field(default_factory=list)
+    suppressed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -77,12 +80,20 @@ def _position(d: Diagnostic) -> tuple:
             d.span.column if d.span else 0)
 
 
-def _load_used(path: Path):
-    file, diagnostics = read_source(path)
-    if file is None:
-        return None, diagnostics
-    module, syntax = parse(file)
-    return module, diagnostics + syntax
+class _Loader:
+    """Reads `use`d files for resolve, keeping their syntax trees (their `allow`s apply too)."""
+
+    def __init__(self) -> None:
+        self.modules: list[S.Module] = []
+
+    def __call__(self, path: Path) -> tuple[S.Module | None, list[Diagnostic]]:
+        file, diagnostics = read_source(path)
+        if file is None:
+            return None, diagnostics
+        module, syntax = parse(file)
+        if module is not None:
+            self.modules.append(module)
+        return module, diagnostics + syntax
 
 
 def pick_networks(program: Program, network: str | None, every: bool, diags: Diagnostics) -> list[str]:
@@ -121,30 +132,39 @@ def without_gc():
 
 
 def check_file(file: SourceFile, network: str | None = None, overrides: Mapping[str, Value] | None = None,
-               strict: bool = False, every: bool = False) -> Report:
+               strict: bool = False, every: bool = False, ignore: frozenset[str] = frozenset(),
+               select: frozenset[str] | None = None, allows: bool = True) -> Report:
     """Run every static pass over `file`. With `every`, all networks of the file are
-    expanded; otherwise exactly one (the named one, or the only one)."""
+    expanded; otherwise exactly one (the named one, or the only one). `ignore` and `select`
+    silence warnings by code prefix, as `check --ignore` and `--select` do; `allows=False`
+    disregards the file's `# allow(...)` comments (`--ignore-allow`)."""
     with without_gc():
-        return _check_file(file, network, overrides, strict, every)
+        return _check_file(file, network, overrides, strict, every, ignore, select, allows)
 
 
 def _check_file(file: SourceFile, network: str | None, overrides: Mapping[str, Value] | None,
-                strict: bool, every: bool) -> Report:
+                strict: bool, every: bool, ignore: frozenset[str], select: frozenset[str] | None,
+                allows: bool) -> Report:
     diags = Diagnostics()
     module, syntax = parse(file)
     diags.extend(syntax)
     networks: list[ir.Network] = []
+    loader = _Loader()
+    complete = False  # every network read and no error: every warning was looked for
     if module is not None:
-        program = resolve(module, _load_used, diags)
+        program = resolve(module, loader, diags)
         names = pick_networks(program, network, every, diags)
         for name in names:
             net = expand(program, name, overrides or {}, diags)
             if net is not None:
                 networks.append(lint(net, diags))
-    items = sorted(diags.items, key=_position)
+        complete = not diags.has_errors and len(names) == len(program.networks)
+    modules = ([module] if module else []) + loader.modules if allows else []
+    silenced = silence(diags.items, modules, file, ignore, select, complete)
+    items = sorted(silenced.kept, key=_position)
     if strict:
         items = [d.as_error() for d in items]
-    report = Report(file, items, networks)
+    report = Report(file, items, networks, silenced.suppressed)
     if not report.ok:
         report.networks = []
     return report

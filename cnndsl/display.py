@@ -56,12 +56,13 @@ def rich_plain(renderables: Iterable[RenderableType]) -> str:
 # diagnostics
 
 
-def outcome_line(name: str, ok: bool, diagnostics: Sequence[Diagnostic], shapes: Sequence[str]) -> Text:
-    """`ok lenet.net  LeNet5: 1x32x32 -> 10  (1 warning)`, as `cnndsl check` ends."""
+def outcome_line(name: str, ok: bool, diagnostics: Sequence[Diagnostic], shapes: Sequence[str],
+                 suppressed: int = 0) -> Text:
+    """`ok lenet.net  LeNet5: 1x32x32 -> 10  (1 warning, 2 suppressed)`, as `cnndsl check` ends."""
     line = Text.assemble(("ok", "bold green") if ok else ("rejected", "bold red"), f" {name}")
     for shape in shapes:
         line.append(f"  {shape}")
-    counts = summary_line(diagnostics)
+    counts = summary_line(diagnostics, suppressed)
     if counts:
         line.append("  (")
         line.append(counts)
@@ -81,7 +82,8 @@ def report_renderables(report: "Report") -> list[RenderableType]:
     """A check report as `cnndsl check` prints it: the diagnostics, then the outcome."""
     shapes = [f"{net.name}: {shape_text(net.input_shape)} -> {shape_text(net.output_shape)}"
               for net in report.networks]
-    return diagnostic_renderables(report.diagnostics, outcome_line(report.name, report.ok, report.diagnostics, shapes))
+    return diagnostic_renderables(report.diagnostics, outcome_line(report.name, report.ok, report.diagnostics, shapes,
+                                                                   report.suppressed))
 
 
 # summaries (from the dictionary `cnndsl.summary` returns, as `summary --format json` prints)

@@ -90,8 +90,9 @@ def _source_line(span: Span, number: int, width: int) -> Text:
     return line
 
 
-def summary_line(diagnostics: Iterable[Diagnostic], files: int = 1) -> Text:
-    """`error: 2 errors, 1 warning` style closing line; empty when there is nothing to say."""
+def summary_line(diagnostics: Iterable[Diagnostic], suppressed: int = 0) -> Text:
+    """`2 errors, 1 warning, 3 suppressed` style closing line; empty when there is nothing to
+    say. Silenced warnings are counted, never silently lost."""
     items = list(diagnostics)
     errors = sum(d.is_error for d in items)
     warnings = len(items) - errors
@@ -100,6 +101,8 @@ def summary_line(diagnostics: Iterable[Diagnostic], files: int = 1) -> Text:
         parts.append(f"{errors} error{'s' if errors != 1 else ''}")
     if warnings:
         parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    if suppressed:
+        parts.append(f"{suppressed} suppressed")
     return Text(", ".join(parts), "bold")
 
 

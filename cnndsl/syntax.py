@@ -7,7 +7,7 @@ from. `parser.py` builds them; `passes/resolve.py` is the only consumer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Iterator, Union
 
 from .source import SourceFile, Span
 
@@ -185,3 +185,18 @@ class Module:
     uses: tuple[Use, ...]
     blocks: tuple[Block, ...]
     networks: tuple[Network, ...]
+
+
+def walk(body: tuple[Stmt, ...]) -> Iterator[Stmt]:
+    """Every statement of a body, nested ones included, each before those inside it."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (Labeled, Assertion)):
+            yield from walk((stmt.stmt,))
+        elif isinstance(stmt, Repeat):
+            yield from walk(stmt.body)
+        elif isinstance(stmt, Residual):
+            yield from walk(stmt.body + (stmt.shortcut or ()))
+        elif isinstance(stmt, Branches):
+            for branch in stmt.branches:
+                yield from walk(branch)

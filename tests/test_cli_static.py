@@ -58,7 +58,7 @@ def test_check_json_contract() -> None:
 def test_check_json_lists_networks() -> None:
     payload = json.loads(run("check", str(LENET), "--format", "json").stdout)
     assert payload == {"ok": True, "diagnostics": [],
-                       "networks": [{"name": "LeNet5", "input": [1, 32, 32], "output": [10]}]}
+                       "networks": [{"name": "LeNet5", "input": [1, 32, 32], "output": [10]}], "suppressed": 0}
 
 
 def test_check_several_files_fails_if_one_fails() -> None:

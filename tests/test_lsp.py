@@ -51,18 +51,7 @@ def syntax_of(path: Path) -> S.Module:
 
 
 def calls(body: tuple[S.Stmt, ...]) -> Iterator[S.Call]:
-    for stmt in body:
-        if isinstance(stmt, S.Call):
-            yield stmt
-        elif isinstance(stmt, (S.Labeled, S.Assertion)):
-            yield from calls((stmt.stmt,))
-        elif isinstance(stmt, S.Repeat):
-            yield from calls(stmt.body)
-        elif isinstance(stmt, S.Residual):
-            yield from calls(stmt.body + (stmt.shortcut or ()))
-        elif isinstance(stmt, S.Branches):
-            for branch in stmt.branches:
-                yield from calls(branch)
+    return (stmt for stmt in S.walk(body) if isinstance(stmt, S.Call))
 
 
 def test_initialize_announces_the_features(tmp_path: Path) -> None:
@@ -167,23 +156,9 @@ def test_symbols_are_networks_blocks_and_labels(client: Client, path: Path) -> N
     definitions = sorted([*module.blocks, *module.networks], key=lambda d: d.span.line)
     assert [s["name"] for s in symbols] == [d.name for d in definitions]
     for symbol, definition in zip(symbols, definitions):
-        labels = [stmt.label for stmt in _all(definition.body) if isinstance(stmt, S.Labeled)]
+        labels = [stmt.label for stmt in S.walk(definition.body) if isinstance(stmt, S.Labeled)]
         assert [c["name"] for c in symbol.get("children", [])] == labels
         assert symbol["selectionRange"]["start"]["line"] == definition.name_span.line - 1
-
-
-def _all(body: tuple[S.Stmt, ...]) -> Iterator[S.Stmt]:
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (S.Labeled, S.Assertion)):
-            yield from _all((stmt.stmt,))
-        elif isinstance(stmt, S.Repeat):
-            yield from _all(stmt.body)
-        elif isinstance(stmt, S.Residual):
-            yield from _all(stmt.body + (stmt.shortcut or ()))
-        elif isinstance(stmt, S.Branches):
-            for branch in stmt.branches:
-                yield from _all(branch)
 
 
 @pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)

@@ -80,7 +80,8 @@ def parse_sets(sets: Optional[list[str]]) -> dict[str, Value]:
 
 
 def check_path(file: Path, network: Optional[str], sets: Optional[list[str]], strict: bool,
-               every: bool = False) -> Report:
+               every: bool = False, ignore: frozenset[str] = frozenset(),
+               select: frozenset[str] | None = None, allows: bool = True) -> Report:
     """Check one file; a missing file is a usage error (exit 2)."""
     if not file.exists():
         raise usage_error(f"no such file: {file}")
@@ -90,7 +91,7 @@ def check_path(file: Path, network: Optional[str], sets: Optional[list[str]], st
     source, problems = load(file)
     if source is None:
         return Report(None, problems)
-    return check_file(source, network, overrides, strict, every)
+    return check_file(source, network, overrides, strict, every, ignore, select, allows)
 
 
 def load_network(file: Path, network: Optional[str], sets: Optional[list[str]], strict: bool) -> ir.Network:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -14,7 +15,7 @@ from ..display import outcome_line, summary_table, summary_totals
 from ..render import print_diagnostics
 from ..counting import summarize
 from .app import (EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, check_path, console,
-                  err_console, load_network)
+                  err_console, load_network, usage_error)
 
 
 class Format(str, Enum):
@@ -32,9 +33,20 @@ def check(
     set_: Optional[list[str]] = SetOption,
     strict: bool = StrictOption,
     format: Format = FormatOption,
+    ignore: Optional[list[str]] = typer.Option(None, "--ignore", metavar="CODE[,CODE]",
+                                               help="Silence the warnings with these codes (or code prefixes, "
+                                                    "like W02); repeatable."),
+    select: Optional[list[str]] = typer.Option(None, "--select", metavar="CODE[,CODE]",
+                                               help="Report only the warnings with these codes (or prefixes); "
+                                                    "errors are always reported."),
+    ignore_allow: bool = typer.Option(False, "--ignore-allow",
+                                      help="Disregard the files' `# allow(CODE)` comments: report every warning."),
 ) -> None:
     """Parse, expand, infer every shape and lint; print the diagnostics."""
-    reports = [(file, check_path(file, network, set_, strict, every=network is None)) for file in files]
+    ignored = _codes(ignore, "--ignore") or frozenset()
+    selected = _codes(select, "--select")
+    reports = [(file, check_path(file, network, set_, strict, every=network is None, ignore=ignored,
+                                 select=selected, allows=not ignore_allow)) for file in files]
     ok = all(report.ok for _, report in reports)
     if format is Format.json:
         payload = {
@@ -42,6 +54,7 @@ def check(
             "diagnostics": [d.as_json() | _file_name(d, file) for file, r in reports for d in r.diagnostics],
             "networks": [{"name": n.name, "input": list(n.input_shape), "output": list(n.output_shape)}
                          for _, r in reports for n in r.networks],
+            "suppressed": sum(r.suppressed for _, r in reports),
         }
         console.print_json(json.dumps(payload)) if console.is_terminal else print(json.dumps(payload))
     else:
@@ -49,9 +62,22 @@ def check(
             print_diagnostics(err_console, report.diagnostics)
             shapes = [f"{net.name}: {format_shape(net.input_shape)} -> {format_shape(net.output_shape)}"
                       for net in report.networks]
-            line = outcome_line(str(file), report.ok, report.diagnostics, shapes)
+            line = outcome_line(str(file), report.ok, report.diagnostics, shapes, report.suppressed)
             console.print(line)
     raise typer.Exit(0 if ok else EXIT_REJECTED)
+
+
+def _codes(values: Optional[list[str]], option: str) -> frozenset[str] | None:
+    """`--ignore W0201,W0204 --ignore W0203` as a set; None when the option was not given. Only
+    warnings can be silenced, so an error code is a usage error."""
+    if not values:
+        return None
+    codes = frozenset(code.strip().upper() for value in values for code in value.split(",") if code.strip())
+    for code in sorted(codes):
+        if not re.fullmatch(r"W\d{0,4}", code):
+            raise usage_error(f"{option} takes warning codes such as W0204 (or a prefix such as W02), not `{code}`"
+                              + ("; errors cannot be silenced" if code.startswith("E") else ""))
+    return codes
 
 
 def _file_name(diagnostic, file: Path) -> dict:

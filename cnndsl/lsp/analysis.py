@@ -20,6 +20,7 @@ from ..parser import parse
 from ..passes.expand import expand
 from ..passes.lint import lint
 from ..passes.resolve import resolve
+from ..passes.silence import silence
 from ..program import Program
 from ..source import SourceFile, Span
 
@@ -68,7 +69,8 @@ def _position(d: Diagnostic) -> tuple:
 
 
 def analyse(file: SourceFile, load: Loader) -> Analysis:
-    """Check `file` as `cnndsl check` checks it, every network of it, with default parameters.
+    """Check `file` as `cnndsl check` checks it, every network of it, with default parameters,
+    its `# allow(...)` comments and those of the files it uses honoured.
 
     A file without networks is not an error here (in an editor it is a library of blocks, and
     `check` would ask for a network); a network whose parameters have no default is reported
@@ -81,14 +83,24 @@ def analyse(file: SourceFile, load: Loader) -> Analysis:
             if not isinstance(stmt, S.Labeled):  # its statement is seen, with the same span and shapes
                 facts.setdefault(getattr(stmt, "span"), []).append(Fact(stmt, before, after, tuple(nodes)))
 
+        used: list[S.Module] = []
+
+        def load_keeping(path: Path) -> tuple[S.Module | None, list[Diagnostic]]:
+            module, problems = load(path)
+            if module is not None:
+                used.append(module)
+            return module, problems
+
         module, syntax = parse(file)
         diags.extend(syntax)
         program = None
         if module is not None:
-            program = resolve(module, load, diags)
+            program = resolve(module, load_keeping, diags)
             for name in program.networks:
                 net = expand(program, name, {}, diags, observe)
                 if net is not None:
                     lint(net, diags)
-        items = tuple(sorted(diags.items, key=_position))
+        silenced = silence(diags.items, ([module] if module else []) + used, file,
+                           complete=module is not None and not diags.has_errors)
+        items = tuple(sorted(silenced.kept, key=_position))
         return Analysis(file, module, program, items, {span: tuple(found) for span, found in facts.items()})

@@ -36,23 +36,6 @@ def enclosing(module: S.Module, line: int, column: int) -> Definition | None:
     return next((d for d in definitions(module) if contains(d.span, line, column)), None)
 
 
-def statements(body: tuple[S.Stmt, ...]) -> Iterator[S.Stmt]:
-    """Every statement of a body, nested ones included, outer before inner."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, S.Labeled):
-            yield from statements((stmt.stmt,))
-        elif isinstance(stmt, S.Assertion):
-            yield from statements((stmt.stmt,))
-        elif isinstance(stmt, S.Repeat):
-            yield from statements(stmt.body)
-        elif isinstance(stmt, S.Residual):
-            yield from statements(stmt.body + (stmt.shortcut or ()))
-        elif isinstance(stmt, S.Branches):
-            for branch in stmt.branches:
-                yield from statements(branch)
-
-
 def _expressions(expr: S.Expr) -> Iterator[S.Expr]:
     yield expr
     if isinstance(expr, S.Unary):
@@ -89,7 +72,7 @@ def _elements(module: S.Module) -> Iterator[tuple[Element, Span, Definition | No
                 for expr in _expressions(param.default):
                     if isinstance(expr, S.Name):
                         yield expr, expr.span, definition
-        for stmt in statements(definition.body):
+        for stmt in S.walk(definition.body):
             if isinstance(stmt, S.Call):
                 yield stmt, stmt.name_span, definition
                 yield stmt, stmt.span, definition

@@ -18,7 +18,7 @@ from ..program import BlockCall
 from ..source import Span
 from .analysis import Analysis, Fact
 from .convert import Positions
-from .locate import Found, definitions, find, statements
+from .locate import Found, definitions, find
 
 MAX_SHOWN = 4  # distinct expansions listed in a hint before "N more"
 MAX_HOVERED = 8  # and in a hover
@@ -253,7 +253,7 @@ def symbols(analysis: Analysis, positions: Positions) -> list[types.DocumentSymb
         labels = [types.DocumentSymbol(stmt.label, types.SymbolKind.Field, positions.range(stmt.span),
                                        positions.range(stmt.label_span),
                                        detail=_shape_detail(analysis, _unlabelled(stmt).span) or None)
-                  for stmt in statements(item.body) if isinstance(stmt, S.Labeled)]
+                  for stmt in S.walk(item.body) if isinstance(stmt, S.Labeled)]
         if isinstance(item, S.Network):
             kind, detail = types.SymbolKind.Class, "network"
         else:
