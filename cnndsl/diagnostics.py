@@ -6,7 +6,9 @@ passes only ever build them.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable
@@ -27,6 +29,70 @@ class Label:
     message: str
 
 
+class Applicability(str, Enum):
+    """How far a fix can be trusted: a safe one is applied by `check --fix`; an unsafe one (it
+    may change what the file means beyond the mistake) only with `--unsafe-fixes`."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text of `span` by `text` (an empty span inserts)."""
+
+    span: Span
+    text: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"line": self.span.line, "column": self.span.column, "end_line": self.span.end_line,
+                "end_column": self.span.end_column, "text": self.text}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A mechanical correction: edits to one file, all applied or none."""
+
+    message: str                       # what it does, e.g. "insert `flatten`"
+    edits: tuple[Edit, ...]
+    applicability: Applicability = Applicability.SAFE
+
+    def as_json(self) -> dict[str, Any]:
+        return {"message": self.message, "applicability": self.applicability.value,
+                "edits": [edit.as_json() for edit in self.edits]}
+
+
+def replace(span: Span, text: str, message: str, applicability: Applicability = Applicability.SAFE) -> Fix:
+    """A fix of one edit."""
+    return Fix(message, (Edit(span, text),), applicability)
+
+
+def insert_before(statement: Span, text: str, message: str) -> Fix:
+    """A fix that puts the statement `text` just before the statement at `statement` (before
+    its label, if it has one): on a line of its own, indented alike, when the statement starts
+    its line; else on the same line."""
+    line = statement.file.line(statement.line)
+    start = statement.column - 1
+    label = re.search(r"[A-Za-z_][A-Za-z0-9_]*\s*:\s*$", line[:start])
+    if label is not None:
+        start = label.start()
+    before = line[:start]
+    at = Span(statement.file, statement.line, start + 1, statement.line, start + 1)
+    return Fix(message, (Edit(at, f"{text}\n{before}" if not before.strip() else f"{text} "),))
+
+
+def remove_line(statement: Span, message: str) -> tuple[Fix, ...]:
+    """A fix that deletes the line of the statement at `statement`, when it is alone there
+    (a label, a comment and spaces aside); none otherwise."""
+    line = statement.file.line(statement.line)
+    before, after = line[:statement.column - 1], line[statement.end_column - 1:]
+    if statement.end_line != statement.line or re.sub(r"[A-Za-z_][A-Za-z0-9_]*\s*:", "", before).strip() \
+            or after.split("#")[0].strip():
+        return ()
+    whole = Span(statement.file, statement.line, 1, statement.line + 1, 1)
+    return (Fix(message, (Edit(whole, ""),), Applicability.UNSAFE),)
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     code: str
@@ -37,6 +103,7 @@ class Diagnostic:
     notes: tuple[str, ...] = ()
     help: str | None = None
     secondary: tuple[Label, ...] = field(default=())
+    fixes: tuple[Fix, ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -44,8 +111,7 @@ class Diagnostic:
 
     def as_error(self) -> "Diagnostic":
         """The same diagnostic promoted to an error (`--strict`)."""
-        return Diagnostic(self.code, Severity.ERROR, self.message, self.span, self.label,
-                          self.notes, self.help, self.secondary)
+        return dataclasses.replace(self, severity=Severity.ERROR)
 
     def as_json(self) -> dict[str, Any]:
         span = self.span
@@ -60,19 +126,20 @@ class Diagnostic:
             "end_column": span.end_column if span else None,
             "notes": list(self.notes),
             "help": self.help,
+            "fixes": [fix.as_json() for fix in self.fixes],
         }
 
 
 def error(code: str, message: str, span: Span | None, label: str = "", *,
           notes: tuple[str, ...] | list[str] = (), help: str | None = None,
-          secondary: tuple[Label, ...] | list[Label] = ()) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, span, label, tuple(notes), help, tuple(secondary))
+          secondary: tuple[Label, ...] | list[Label] = (), fixes: tuple[Fix, ...] = ()) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, span, label, tuple(notes), help, tuple(secondary), fixes)
 
 
 def warning(code: str, message: str, span: Span | None, label: str = "", *,
             notes: tuple[str, ...] | list[str] = (), help: str | None = None,
-            secondary: tuple[Label, ...] | list[Label] = ()) -> Diagnostic:
-    return Diagnostic(code, Severity.WARNING, message, span, label, tuple(notes), help, tuple(secondary))
+            secondary: tuple[Label, ...] | list[Label] = (), fixes: tuple[Fix, ...] = ()) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, span, label, tuple(notes), help, tuple(secondary), fixes)
 
 
 class Diagnostics:
@@ -105,7 +172,22 @@ class Diagnostics:
         return len(self.items)
 
 
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The one candidate a misspelt name most likely meant, or None."""
+    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
     """A `did you mean` hint for a misspelt name, or None."""
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{match[0]}`?" if match else None
+    match = closest(name, candidates)
+    return f"did you mean `{match}`?" if match else None
+
+
+def rename(span: Span, name: str, candidates: Iterable[str]) -> tuple[str | None, tuple[Fix, ...]]:
+    """The `did you mean` help for the name written at `span`, and the fix that writes the
+    suggestion there instead (safe: the name was not defined, so nothing meant it)."""
+    match = closest(name, candidates)
+    if match is None:
+        return None, ()
+    return f"did you mean `{match}`?", (replace(span, match, f"replace `{name}` by `{match}`"),)

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, TypedDict, cast
 
-from .diagnostics import Diagnostic, Label, error, warning
+from .diagnostics import Diagnostic, Label, error, insert_before, warning
 from .ir import Shape, Value, format_shape
 from .source import Span
 
@@ -310,7 +310,8 @@ def linear_rule(ctx: ShapeContext) -> Shape | None:
         ctx.fail("E0104", f"`linear` needs a flat vector, but its input is {format_shape(ctx.in_shape)}",
                  None, "expects a vector", secondary=(Label(ctx.previous, f"output is {format_shape(ctx.in_shape)} "
                                                            f"({features} values)"),) if ctx.previous else (),
-                 help=f"insert `flatten` before line {ctx.span.line} (it produces {features} features)")
+                 help=f"insert `flatten` before line {ctx.span.line} (it produces {features} features)",
+                 fixes=(insert_before(ctx.span, "flatten", "insert `flatten`"),))
         return None
     return (_int(ctx.args["out"]),)
 

@@ -21,7 +21,7 @@ from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import limits, syntax as S
-from .diagnostics import Diagnostic, error, suggest
+from .diagnostics import Diagnostic, Label, closest, error, replace, suggest
 from .source import SourceFile, Span
 
 _TERMINAL_WORDS = {
@@ -339,9 +339,33 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     assert isinstance(exc, UnexpectedToken)  # the parser raises no other kind of UnexpectedInput
     token = exc.token
     span = _token_span(file, token) if token.end_column else Span.point(file, line, column)
+    misspelt = _misspelt_keyword(file, token) if str(token) == "{" or "BRANCH" in exc.expected else None
+    fixes = (replace(misspelt[0], misspelt[2], f"replace `{misspelt[1]}` by `{misspelt[2]}`"),) if misspelt else ()
+    if misspelt is not None and str(token) == "{":
+        word, written, keyword = misspelt
+        return error("E0001", f"unexpected `{token}` after `{written}`", span, "not expected here",
+                     secondary=(Label(word, "not a keyword"),), help=f"did you mean `{keyword}`?", fixes=fixes)
     return error("E0001", f"unexpected `{token}`", span, "not expected here",
                  notes=(f"expected {_describe_expected(set(exc.expected))}",),
-                 help=_token_help(str(token), set(exc.expected), file.line(line)[:column - 1]))
+                 help=_token_help(str(token), set(exc.expected), file.line(line)[:column - 1]), fixes=fixes)
+
+
+def _misspelt_keyword(file: SourceFile, token: Token) -> tuple[Span, str, str] | None:
+    """`residul {`: the name before the `{` at or just before an unexpected token, when it is a
+    misspelling of a keyword that opens a body (`residual`, `concat`, `branch`, ...), with that
+    keyword."""
+    start = cast(int, token.start_pos)
+    brace = "" if str(token) == "{" else r"\{\s*"
+    before = re.search(rf"([A-Za-z_][A-Za-z0-9_]*)\s*{brace}$", file.text[:start])
+    if before is None:
+        return None
+    openers = sorted(keywords() - {"network", "block", "use", "input", "repeat", "true", "false"})
+    keyword = closest(before.group(1).lower(), openers)
+    if keyword is None or keyword == before.group(1):
+        return None
+    line = file.text.count("\n", 0, before.start(1)) + 1
+    column = before.start(1) - (file.text.rfind("\n", 0, before.start(1)) + 1) + 1
+    return Span(file, line, column, line, column + len(before.group(1))), before.group(1), keyword
 
 
 def _char_help(char: str) -> str | None:

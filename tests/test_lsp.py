@@ -58,7 +58,7 @@ def test_initialize_announces_the_features(tmp_path: Path) -> None:
     with Client(cwd=tmp_path) as c:
         capabilities = c.initialize(tmp_path)["capabilities"]
     for feature in ("hoverProvider", "definitionProvider", "documentSymbolProvider", "documentFormattingProvider",
-                    "inlayHintProvider", "completionProvider", "signatureHelpProvider"):
+                    "inlayHintProvider", "completionProvider", "signatureHelpProvider", "codeActionProvider"):
         assert capabilities.get(feature), feature
 
 
@@ -316,3 +316,45 @@ def test_the_picture_in_the_docs_is_the_server_s_answer() -> None:
         sys.path.remove(str(ROOT / "docs" / "images"))
     drawn = lsp_hints.picture(*lsp_hints.answers())
     assert drawn == lsp_hints.PICTURE.read_text(encoding="utf-8"), "run python docs/images/lsp_hints.py"
+
+
+def apply_edits(text: str, edits: list[dict[str, Any]]) -> str:
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def offset(position: dict[str, int]) -> int:
+        return starts[position["line"]] + position["character"]  # ASCII files: UTF-16 units are characters
+
+    for edit in sorted(edits, key=lambda e: offset(e["range"]["start"]), reverse=True):
+        text = text[:offset(edit["range"]["start"])] + edit["newText"] + text[offset(edit["range"]["end"]):]
+    return text
+
+
+@pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)
+def test_code_actions_are_the_fixes(client: Client, path: Path) -> None:
+    """Misspell the first layer of the network: the quick fix on it, and *Fix all*, give the
+    file back as it was."""
+    text = path.read_text(encoding="utf-8")
+    network = syntax_of(path).networks[-1]
+    call = next(calls(network.body))
+    lines = text.split("\n")
+    line = lines[call.name_span.line - 1]
+    start, end = call.name_span.column - 1, call.name_span.end_column - 1
+    typo = call.name[1] + call.name[0] + call.name[2:]  # conv -> ocnv
+    lines[call.name_span.line - 1] = line[:start] + typo + line[end:]
+    uri = client.open(path, "\n".join(lines))
+    (published,) = client.diagnostics(uri, 1)
+    assert published["code"] == "E0010"
+    at = {"start": {"line": call.name_span.line - 1, "character": 0},
+          "end": {"line": call.name_span.line - 1, "character": 0}}
+    actions = client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": at,
+                                                          "context": {"diagnostics": [published]}})
+    (quick,) = [a for a in actions if a["kind"] == "quickfix"]
+    assert quick["title"] == f"replace `{typo}` by `{call.name}`" and quick["isPreferred"]
+    assert quick["diagnostics"][0]["code"] == "E0010"
+    assert apply_edits("\n".join(lines), quick["edit"]["changes"][uri]) == text
+    (every,) = [a for a in actions if a["kind"].startswith("source.fixAll")]
+    assert apply_edits("\n".join(lines), every["edit"]["changes"][uri]) == text
+    client.change(uri, text)

@@ -14,8 +14,12 @@ from ..ir import format_shape
 from ..display import outcome_line, summary_table, summary_totals
 from ..render import print_diagnostics
 from ..counting import summarize
+from ..atomic import atomic_write_bytes
+from ..compiler import check_file
+from ..fixes import fix_file
+from ..parser import read_source
 from .app import (EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, check_path, console,
-                  err_console, load_network, usage_error)
+                  err_console, load_network, parse_sets, usage_error)
 
 
 class Format(str, Enum):
@@ -41,10 +45,20 @@ def check(
                                                     "errors are always reported."),
     ignore_allow: bool = typer.Option(False, "--ignore-allow",
                                       help="Disregard the files' `# allow(CODE)` comments: report every warning."),
+    fix: bool = typer.Option(False, "--fix", help="Apply the safe fixes to the files (rewritten atomically), then "
+                                                  "report what is left."),
+    unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="With --fix, apply the unsafe fixes too "
+                                                                    "(implies --fix)."),
 ) -> None:
     """Parse, expand, infer every shape and lint; print the diagnostics."""
     ignored = _codes(ignore, "--ignore") or frozenset()
     selected = _codes(select, "--select")
+    fixed: dict[Path, int] = {}
+    if fix or unsafe_fixes:
+        for file in files:
+            check_path(file, network, set_, strict)  # a missing file is a usage error before anything is written
+            fixed[file] = _fix(file, network, parse_sets(set_), strict, ignored, selected, not ignore_allow,
+                               unsafe_fixes)
     reports = [(file, check_path(file, network, set_, strict, every=network is None, ignore=ignored,
                                  select=selected, allows=not ignore_allow)) for file in files]
     ok = all(report.ok for _, report in reports)
@@ -55,16 +69,35 @@ def check(
             "networks": [{"name": n.name, "input": list(n.input_shape), "output": list(n.output_shape)}
                          for _, r in reports for n in r.networks],
             "suppressed": sum(r.suppressed for _, r in reports),
-        }
+        } | ({"fixed": sum(fixed.values())} if fix or unsafe_fixes else {})
         console.print_json(json.dumps(payload)) if console.is_terminal else print(json.dumps(payload))
     else:
         for file, report in reports:
+            if fixed.get(file):
+                console.print(f"fixed {file}: {fixed[file]} fix{'es' if fixed[file] != 1 else ''} applied", markup=False)
             print_diagnostics(err_console, report.diagnostics)
             shapes = [f"{net.name}: {format_shape(net.input_shape)} -> {format_shape(net.output_shape)}"
                       for net in report.networks]
             line = outcome_line(str(file), report.ok, report.diagnostics, shapes, report.suppressed)
             console.print(line)
     raise typer.Exit(0 if ok else EXIT_REJECTED)
+
+
+def _fix(path: Path, network: Optional[str], overrides: dict, strict: bool, ignore: frozenset[str],
+         select: frozenset[str] | None, allows: bool, unsafe: bool) -> int:
+    """Apply the fixes of one file until none is left; rewrite it (atomically, keeping its line
+    ends and byte order mark) if any applied. Returns how many did."""
+    source, _ = read_source(path, str(path))
+    if source is None:
+        return 0  # unreadable: check reports it
+    result = fix_file(source, lambda text: check_file(text, network, overrides, strict, network is None, ignore,
+                                                      select, allows).diagnostics, unsafe)
+    if result.applied:
+        data = path.read_bytes()
+        text = result.text.replace("\n", "\r\n") if b"\r\n" in data else result.text
+        atomic_write_bytes(path.resolve(), ("\ufeff" if data.startswith(b"\xef\xbb\xbf") else "").encode("utf-8")
+                           + text.encode("utf-8"))
+    return result.applied
 
 
 def _codes(values: Optional[list[str]], option: str) -> frozenset[str] | None:

@@ -161,6 +161,13 @@ def build() -> NetLanguageServer:
         before = document.source[:document.offset_at_position(params.position)]
         return complete.signature_help(before, document.source, ls.blocks(params.text_document.uri))
 
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix, views.FIX_ALL]))
+    def code_action(ls: NetLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        analysis = ls.analysis(params.text_document.uri)
+        return views.code_actions(analysis, ls.positions, params.range.start.line + 1, params.range.end.line + 1,
+                                  params.context.only)
+
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     def formatting(ls: NetLanguageServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
         file = ls.source(ls.workspace.get_text_document(params.text_document.uri))

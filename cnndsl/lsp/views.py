@@ -6,18 +6,20 @@ Each is a function of an `Analysis` (and a position); none reads the protocol's 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from lsprotocol import types
 
 from .. import syntax as S
+from ..diagnostics import Applicability
 from ..evaluate import show
+from ..fixes import applicable, apply
 from ..ir import Shape, format_shape
 from ..layers import REQUIRED, LayerSpec, lookup
 from ..program import BlockCall
 from ..source import Span
 from .analysis import Analysis, Fact
-from .convert import Positions
+from .convert import Positions, diagnostic
 from .locate import Found, definitions, find
 
 MAX_SHOWN = 4  # distinct expansions listed in a hint before "N more"
@@ -267,3 +269,48 @@ def location(target: Span | Path, positions: Positions) -> types.Location | None
     if isinstance(target, Path):
         return types.Location(target.as_uri(), types.Range(types.Position(0, 0), types.Position(0, 0)))
     return positions.location(target)
+
+
+# ---- code actions ------------------------------------------------------------------------
+
+def code_actions(analysis: Analysis, positions: Positions, first_line: int, last_line: int,
+                 only: Sequence[str] | None) -> list[types.CodeAction]:
+    """A quick fix for each fix of each diagnostic on the lines asked about (the safe ones
+    preferred), and a `source.fixAll` action that applies every safe fix of the file, as
+    `cnndsl check --fix` would (in one round)."""
+    actions = []
+
+    kinds = None if only is None else [str(getattr(k, "value", k)) for k in only]  # enum members or plain strings
+
+    def wanted(kind: str) -> bool:
+        return kinds is None or any(kind == k or kind.startswith(f"{k}.") for k in kinds)
+
+    if wanted(types.CodeActionKind.QuickFix.value):
+        for d in analysis.diagnostics:
+            if d.span is None or d.span.file is not analysis.file or not (
+                    first_line <= d.span.line <= last_line or first_line <= d.span.end_line <= last_line):
+                continue
+            shown = diagnostic(d, analysis.file, analysis.module, positions)
+            for fix in d.fixes:
+                changes: dict[str, list[types.TextEdit]] = {}
+                for edit in fix.edits:
+                    location = positions.location(edit.span)
+                    if location is not None:
+                        changes.setdefault(location.uri, []).append(types.TextEdit(location.range, edit.text))
+                actions.append(types.CodeAction(
+                    fix.message + ("" if fix.applicability is Applicability.SAFE else " (unsafe)"),
+                    kind=types.CodeActionKind.QuickFix, diagnostics=[shown],
+                    is_preferred=fix.applicability is Applicability.SAFE, edit=types.WorkspaceEdit(changes=changes)))
+    uri = positions.location(Span.point(analysis.file, 1, 1))
+    if wanted(FIX_ALL) and uri is not None:
+        text, count = apply(analysis.file.text, applicable(analysis.diagnostics, analysis.file, unsafe=False))
+        if count:
+            lines = analysis.file.text.split("\n")
+            whole = types.Range(types.Position(0, 0), positions.position(analysis.file, len(lines), len(lines[-1]) + 1))
+            actions.append(types.CodeAction(f"fix {count} problem{'s' if count != 1 else ''} (cnndsl check --fix)",
+                                            kind=FIX_ALL, edit=types.WorkspaceEdit(
+                                                changes={uri.uri: [types.TextEdit(whole, text)]})))
+    return actions
+
+
+FIX_ALL = f"{types.CodeActionKind.SourceFixAll.value}.cnndsl"

@@ -14,7 +14,7 @@ import math
 from typing import Callable, Mapping, Sequence, cast
 
 from .. import ir, limits, syntax as S
-from ..diagnostics import Diagnostic, Diagnostics, Label, error, suggest
+from ..diagnostics import Applicability, Diagnostic, Diagnostics, Label, error, rename, replace, suggest
 from ..evaluate import UNKNOWN, Env, EvalError, Unknown, ValueOrUnknown, coerce, evaluate, show
 from ..ir import Shape, Value, format_shape
 from ..layers import infer
@@ -136,9 +136,12 @@ class _Expander:
                     train[setting.name] = check_setting(setting.name, value)
                 except TrainError as exc:
                     known = setting.name in SETTING_NAMES
+                    name = Span(setting.span.file, setting.span.line, setting.span.column, setting.span.line,
+                                setting.span.column + len(setting.name))
                     self.diags.add(error("E0037", exc.message, setting.value.span if known else setting.span,
                                          f"this is {show(value)}" if known else "not a training setting",
-                                         help=exc.help))
+                                         help=exc.help, fixes=() if known else rename(name, setting.name,
+                                                                                      SETTING_NAMES)[1]))
         return train
 
     def with_channels(self, env: Env, shape: Shape | None) -> _Scope:
@@ -319,6 +322,12 @@ class _Expander:
             last = ir.leaves(tuple(nodes))[-1:] if nodes else []
             derivation = tuple(last[0].derivation) if last else ()
             notes = ((", ".join(derivation),) if derivation else ()) + _version_one_reading(stmt.shape)
+            # Writing the inferred shape is safe where the assertion names one shape: written with
+            # numbers only, outside blocks (a block's statement sees other shapes in other calls).
+            literal = all(isinstance(d, S.Literal) for d in stmt.shape.dims) and self.call_depth == 0
+            fixes = (replace(stmt.shape.span, format_shape(inferred), f"assert `{format_shape(inferred)}`",
+                             Applicability.SAFE if literal else Applicability.UNSAFE),) \
+                if len(inferred) == len(asserted) else ()
             self.diags.add(error(
                 "E0101", f"shape assertion does not hold: inferred {format_shape(inferred)}, "
                          f"asserted {format_shape(asserted)}",
@@ -326,7 +335,7 @@ class _Expander:
                 secondary=(Label(last[0].span, f"produces {format_shape(inferred)}"),) if last else (),
                 help=f"write `-> {format_shape(inferred)}`, or change the layer"
                      if len(inferred) == len(asserted) else
-                     ("insert `flatten` before this point" if len(asserted) == 1 else None)))
+                     ("insert `flatten` before this point" if len(asserted) == 1 else None), fixes=fixes))
         return inferred
 
     def residual(self, stmt: S.Residual, env: Env, shape: Shape | None, names: _Names,

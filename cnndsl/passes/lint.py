@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import cast
 
 from .. import ir
-from ..diagnostics import Diagnostics, Label, warning
+from ..diagnostics import Applicability, Diagnostics, Fix, Label, remove_line, replace, warning
+from ..source import Span
 
 _IDEMPOTENT = {"relu", "relu6", "identity"}
 _POOLS = {"maxpool", "avgpool", "adaptiveavgpool", "adaptivemaxpool", "globalavgpool"}
@@ -66,6 +67,18 @@ def _no_effect(prev: ir.Layer | None, layer: ir.Layer) -> str | None:
     return None
 
 
+def _no_bias(conv: ir.Layer) -> Fix:
+    """`bias=false` on the convolution: written over its `bias=true`, or added as the last
+    argument. Unsafe: the module loses its bias parameters (trained weights no longer fit)."""
+    message = "write `bias=false`"
+    given = conv.arg_spans.get("bias")
+    if given is not None:
+        return replace(given, "false", message, Applicability.UNSAFE)
+    span = conv.span
+    close = Span(span.file, span.end_line, span.end_column - 1, span.end_line, span.end_column - 1)
+    return replace(close, ", bias=false", message, Applicability.UNSAFE)
+
+
 def lint(net: ir.Network, diags: Diagnostics) -> ir.Network:
     """Add warnings for `net` to `diags`; the network itself is unchanged."""
     for run in _runs(net.body):
@@ -76,11 +89,12 @@ def lint(net: ir.Network, diags: Diagnostics) -> ir.Network:
                 reason = _no_effect(prev, layer)
                 if reason:
                     diags.add(warning("W0203", reason, layer.span, "no effect",
-                                      help=f"remove this `{layer.kind}`"))
+                                      help=f"remove this `{layer.kind}`",
+                                      fixes=remove_line(layer.span, f"remove this `{layer.kind}`")))
                 if prev is not None and prev.kind == "conv" and layer.kind == "batchnorm" and prev.args["bias"]:
                     diags.add(warning("W0204", "convolution bias is cancelled by the batchnorm after it", prev.span,
                                       "has a bias", secondary=(Label(layer.span, "subtracts the mean"),),
-                                      help="write `bias=false` on the convolution"))
+                                      help="write `bias=false` on the convolution", fixes=(_no_bias(prev),)))
             prev = layer
     last = _last_layer(net.body)
     if last is not None and last.kind == "softmax":

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .. import limits, syntax as S
-from ..diagnostics import Diagnostics, Label, error, suggest
+from ..diagnostics import Diagnostics, Label, error, rename
 from ..layers import LAYERS, REQUIRED, lookup
 from ..module_names import RESERVED
 from ..program import BlockCall, LayerCall, Program, Unresolved
@@ -136,10 +136,11 @@ class _Resolver:
         if isinstance(stmt, S.Branches):
             branches = tuple(self.body(b, scope, in_network, False) for b in stmt.branches)
             if stmt.op not in S.BRANCH_OPS:
+                hint, fixes = rename(stmt.keyword_span, stmt.op.lower(), S.BRANCH_OPS)
                 self.diags.add(error("E0010", f"unknown construct `{stmt.op}`", stmt.keyword_span,
                                      "not a construct that takes branches",
-                                     help=suggest(stmt.op.lower(), S.BRANCH_OPS) or
-                                     f"the constructs with branches are {', '.join(S.BRANCH_OPS)}"))
+                                     help=hint or f"the constructs with branches are {', '.join(S.BRANCH_OPS)}",
+                                     fixes=fixes))
                 return Unresolved(stmt.span)
             if not stmt.branches:
                 self.diags.add(error("E0027", f"`{stmt.op}` needs at least one branch", stmt.keyword_span,
@@ -171,10 +172,9 @@ class _Resolver:
             if bound is None:
                 return Unresolved(call.span)
             return BlockCall(block.name, bound, label[0] if label else None, call.span)
-        candidates = list(LAYERS) + list(self.blocks)
+        hint, fixes = rename(call.name_span, call.name, [*LAYERS, *self.blocks])
         self.diags.add(error("E0010", f"unknown layer or block `{call.name}`", call.name_span, "not defined",
-                             help=suggest(call.name.lower() if call.name.lower() in LAYERS else call.name,
-                                           candidates) or "see the layer table in docs/language.md"))
+                             help=hint or "see the layer table in docs/language.md", fixes=fixes))
         return Unresolved(call.span)
 
     def bind(self, call: S.Call, params: list[tuple[str, bool]], what: str) -> dict[str, S.Expr] | None:
@@ -203,10 +203,12 @@ class _Resolver:
                 continue
             seen_keyword = True
             if arg.name not in names:
-                hint = suggest(arg.name, names)
+                name_span = Span(arg.span.file, arg.span.line, arg.span.column, arg.span.line,
+                                 arg.span.column + len(arg.name))
+                hint, fixes = rename(name_span, arg.name, names)
                 self.diags.add(error("E0012", f"{what} has no parameter `{arg.name}`", arg.span, "unknown",
                                      help=hint or (f"its parameters are {', '.join(names)}" if names
-                                                   else f"{what} takes no arguments")))
+                                                   else f"{what} takes no arguments"), fixes=fixes))
                 ok = False
             elif arg.name in bound:
                 self.diags.add(error("E0015", f"argument `{arg.name}` is given twice", arg.span, "given again here",
@@ -224,9 +226,9 @@ class _Resolver:
     def names(self, expr: S.Expr, scope: frozenset[str]) -> None:
         if isinstance(expr, S.Name):
             if expr.id not in scope:
-                hint = suggest(expr.id, scope)
+                hint, fixes = rename(expr.span, expr.id, sorted(scope))
                 self.diags.add(error("E0011", f"unknown name `{expr.id}`", expr.span, "not defined here",
-                                     help=hint or "declare it as a parameter of the network or block"))
+                                     help=hint or "declare it as a parameter of the network or block", fixes=fixes))
         elif isinstance(expr, S.Unary):
             self.names(expr.operand, scope)
         elif isinstance(expr, S.Binary):
