@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import ir, syntax as S
+from . import codes, ir, syntax as S
 from .diagnostics import Diagnostic, Diagnostics, error
 from .ir import Value
 from .parser import decode_source, parse, read_source
@@ -101,17 +101,17 @@ def pick_networks(program: Program, network: str | None, every: bool, diags: Dia
     if network is not None:
         if network not in program.networks:
             from .diagnostics import suggest
-            diags.add(error("E0022", f"no network named `{network}` in {program.root.name}", None,
+            diags.add(error(codes.E0022, f"no network named `{network}` in {program.root.name}", None,
                             help=suggest(network, names) or (f"networks here: {', '.join(names)}" if names
                                                              else "this file defines no network")))
             return []
         return [network]
     if not names:
-        diags.add(error("E0022", f"{program.root.name} defines no network", None,
+        diags.add(error(codes.E0022, f"{program.root.name} defines no network", None,
                         help="add `network Name { input CxHxW ... }`"))
         return []
     if len(names) > 1 and not every:
-        diags.add(error("E0022", f"{program.root.name} defines {len(names)} networks", None,
+        diags.add(error(codes.E0022, f"{program.root.name} defines {len(names)} networks", None,
                         help=f"pick one with --network ({', '.join(names)})"))
         return []
     return names

@@ -6,7 +6,7 @@ import enum
 import math
 from typing import Final, Mapping, Union
 
-from . import syntax as S
+from . import codes, syntax as S
 from .diagnostics import Diagnostic, error
 from .ir import Value
 from .layers import Param
@@ -59,7 +59,7 @@ def show(value: Value) -> str:
 
 def _number(value: Value, expr: S.Expr, op: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise EvalError(error("E0030", f"`{op}` needs numbers, found {type_name(value)}", expr.span,
+        raise EvalError(error(codes.E0030, f"`{op}` needs numbers, found {type_name(value)}", expr.span,
                               f"this is {show(value)}"))
     return value
 
@@ -88,14 +88,14 @@ def evaluate(expr: S.Expr, env: Env) -> Value:
     if op == "*":
         result = left * right
         if isinstance(result, int) and abs(result) > 2**62:
-            raise EvalError(error("E0036", "number too large", expr.span, "overflows"))
+            raise EvalError(error(codes.E0036, "number too large", expr.span, "overflows"))
         return result
     if right == 0:
-        raise EvalError(error("E0032", "division by zero", expr.right.span, "this is 0"))
+        raise EvalError(error(codes.E0032, "division by zero", expr.right.span, "this is 0"))
     if op == "/":
         if isinstance(left, int) and isinstance(right, int):
             if left % right:
-                raise EvalError(error("E0031", f"{left} / {right} is not an integer", expr.span,
+                raise EvalError(error(codes.E0031, f"{left} / {right} is not an integer", expr.span,
                                       f"= {left / right:g}",
                                       help=f"use `//` to round down ({left // right}), or make the sizes divide"))
             return left // right

@@ -20,7 +20,7 @@ from lark.grammar import Rule
 from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import limits, syntax as S
+from . import codes, limits, syntax as S
 from .diagnostics import Diagnostic, Label, closest, error, replace, suggest
 from .source import SourceFile, Span
 
@@ -325,15 +325,15 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         position = cast(int, exc.pos_in_stream)  # Lark declares it None on the base class; the lexer sets it
         char = file.text[position] if position < len(file.text) else ""
         if char == '"':
-            return error("E0001", "unterminated string", Span.point(file, line, column),
+            return error(codes.E0001, "unterminated string", Span.point(file, line, column),
                          "this string has no closing `\"` on its line",
                          help='close the string with `"` before the end of the line')
-        return error("E0001", f"unexpected character `{char}`", Span.point(file, line, column),
+        return error(codes.E0001, f"unexpected character `{char}`", Span.point(file, line, column),
                      "not part of the language", help=_char_help(char))
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         end_line = max(file.line_count, 1)
         end_col = len(file.line(end_line)) + 1
-        return error("E0001", "unexpected end of file", Span.point(file, end_line, end_col),
+        return error(codes.E0001, "unexpected end of file", Span.point(file, end_line, end_col),
                      "the file ends here", help=f"expected {_describe_expected(set(exc.expected))}; "
                      "is a `}` or `)` missing?")
     assert isinstance(exc, UnexpectedToken)  # the parser raises no other kind of UnexpectedInput
@@ -343,9 +343,9 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     fixes = (replace(misspelt[0], misspelt[2], f"replace `{misspelt[1]}` by `{misspelt[2]}`"),) if misspelt else ()
     if misspelt is not None and str(token) == "{":
         word, written, keyword = misspelt
-        return error("E0001", f"unexpected `{token}` after `{written}`", span, "not expected here",
+        return error(codes.E0001, f"unexpected `{token}` after `{written}`", span, "not expected here",
                      secondary=(Label(word, "not a keyword"),), help=f"did you mean `{keyword}`?", fixes=fixes)
-    return error("E0001", f"unexpected `{token}`", span, "not expected here",
+    return error(codes.E0001, f"unexpected `{token}`", span, "not expected here",
                  notes=(f"expected {_describe_expected(set(exc.expected))}",),
                  help=_token_help(str(token), set(exc.expected), file.line(line)[:column - 1]), fixes=fixes)
 
@@ -419,7 +419,7 @@ def _nesting_error(file: SourceFile) -> Diagnostic | None:
         elif char in "([{":
             depth += 1
             if depth > limits.MAX_NESTING:
-                return error("E0005", f"nesting deeper than {limits.MAX_NESTING} levels",
+                return error(codes.E0005, f"nesting deeper than {limits.MAX_NESTING} levels",
                              Span.point(file, line, column), "too deep",
                              help="flatten the expression or split the network into blocks")
         elif char in ")]}":
@@ -460,10 +460,10 @@ def _parse(file: SourceFile, parser: Lark) -> tuple[S.Module | None, list[Diagno
         return _Builder(file).transform(tree), []
     except VisitError as exc:
         if isinstance(exc.orig_exc, _ExpressionTooDeep):
-            return None, [error("E0005", f"expression nested deeper than {limits.MAX_EXPRESSION_DEPTH} operators",
+            return None, [error(codes.E0005, f"expression nested deeper than {limits.MAX_EXPRESSION_DEPTH} operators",
                                 exc.orig_exc.span, "too deep", help="compute the value outside, or use a parameter")]
         # a literal Python cannot represent, e.g. a float overflow
-        return None, [error("E0001", f"invalid literal: {exc.orig_exc}", Span.point(file, 1, 1))]
+        return None, [error(codes.E0001, f"invalid literal: {exc.orig_exc}", Span.point(file, 1, 1))]
 
 
 def read_source(path, display_name: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:
@@ -473,24 +473,24 @@ def read_source(path, display_name: str | None = None) -> tuple[SourceFile | Non
     try:
         size = path.stat().st_size
         if size > limits.MAX_FILE_BYTES:
-            return None, [error("E0004", f"file is {size:,} bytes; the limit is {limits.MAX_FILE_BYTES:,}",
+            return None, [error(codes.E0004, f"file is {size:,} bytes; the limit is {limits.MAX_FILE_BYTES:,}",
                                 None, help="a network file is a few kilobytes; is this the right file?")]
         data = path.read_bytes()
     except OSError as exc:
-        return None, [error("E0003", f"cannot read file: {exc.strerror or exc}", None)]
+        return None, [error(codes.E0003, f"cannot read file: {exc.strerror or exc}", None)]
     return decode_source(data, name, path)
 
 
 def decode_source(data: bytes, name: str, path=None) -> tuple[SourceFile | None, list[Diagnostic]]:
     if len(data) > limits.MAX_FILE_BYTES:
-        return None, [error("E0004", f"source is {len(data):,} bytes; the limit is {limits.MAX_FILE_BYTES:,}", None)]
+        return None, [error(codes.E0004, f"source is {len(data):,} bytes; the limit is {limits.MAX_FILE_BYTES:,}", None)]
     if b"\x00" in data:
-        return None, [error("E0003", "file is binary, not a `.net` text file", None,
+        return None, [error(codes.E0003, "file is binary, not a `.net` text file", None,
                             help="network files are UTF-8 text")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return None, [error("E0003", f"file is not valid UTF-8 (byte {exc.start})", None,
+        return None, [error(codes.E0003, f"file is not valid UTF-8 (byte {exc.start})", None,
                             help="save the file as UTF-8")]
     return SourceFile(name, text.replace("\r\n", "\n").replace("\r", "\n"), path), []
 
