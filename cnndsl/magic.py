@@ -45,6 +45,15 @@ def parse_sets(items: list[str]) -> dict[str, Value]:
     return values
 
 
+def cell_number(shell: Any) -> int:
+    """The number the notebook shows beside the running cell. IPython 9 counts the next cell
+    in `execution_count` while one runs, IPython 8 the running one; both hand the running
+    cell's result, number included, to the display hook."""
+    running = getattr(shell.displayhook, "exec_result", None)
+    number = getattr(running, "execution_count", None)
+    return number if isinstance(number, int) else int(shell.execution_count)
+
+
 @magics_class
 class CnndslMagics(Magics):
     @magic_arguments()
@@ -60,7 +69,7 @@ class CnndslMagics(Magics):
         assert shell is not None, "the magic runs in the shell that registered it"
         args = parse_argstring(self.cnndsl, line)
         overrides = parse_sets(args.sets)
-        name = f"In[{shell.execution_count}]"
+        name = f"In[{cell_number(shell)}]"
         # The blank first line stands for the `%%cnndsl` line, so lines count as the notebook shows them.
         file, problems = decode_source(("\n" + cell).encode("utf-8"), name)
         namespace = shell.user_ns
