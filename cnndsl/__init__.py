@@ -18,9 +18,10 @@ from typing import Any
 
 from .api import Diagram, Network, SummaryInfo, compile, diagram, load, load_weights, summary
 from .compiler import CompileError, Report, check
+from .errors import Error
 
-__all__ = ["CompileError", "Diagram", "Network", "Report", "SummaryInfo", "check", "compile", "diagram", "load",
-           "load_ipython_extension", "load_weights", "summary"]
+__all__ = ["CompileError", "Diagram", "Error", "Network", "Report", "SummaryInfo", "check", "compile", "diagram",
+           "load", "load_ipython_extension", "load_weights", "summary"]
 __version__ = "0.1.0"
 
 

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from . import ir, limits, syntax as S
 from .diagnostics import Diagnostic, Diagnostics, error
+from .errors import Error
 from .ir import Value
 from .parser import decode_source, parse, read_source
 from .passes.expand import expand
@@ -23,22 +24,28 @@ from .program import Program
 from .source import SourceFile
 
 
-class CompileError(Exception):
-    """A file was rejected; `diagnostics` says why.
+class CompileError(Error):
+    """A file was rejected; `diagnostics` says why. The code, span, message and help are the
+    first error's."""
 
-    Its text is the first error as a Python user reads it in a traceback: where, the code,
-    what, and the fix on the next line."""
+    # The one rejection without an error diagnostic: one network asked of a report that was
+    # checked with `every` and holds several; E0022 is the code of choosing a network.
+    family_code = "E0022"
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         first = next((d for d in diagnostics if d.is_error), None)
-        super().__init__(_describe(first) if first else "rejected")
+        if first is None:
+            super().__init__("no single network to return", help="name one with `network=`")
+        else:
+            super().__init__(first.message, code=first.code, span=first.span, help=first.help)
         self.diagnostics = diagnostics
 
-
-def _describe(d: Diagnostic) -> str:
-    where = f"{d.span}: " if d.span else ""
-    text = f"{where}{d.code}: {d.message}"
-    return f"{text}\nhelp: {d.help}" if d.help else text
+    def __str__(self) -> str:
+        """The first error as a Python user reads it in a traceback: where, the code, what,
+        and the fix on the next line."""
+        where = f"{self.span}: " if self.span else ""
+        text = f"{where}{self.code}: {self.message}"
+        return f"{text}\nhelp: {self.help}" if self.help else text
 
 
 @dataclass

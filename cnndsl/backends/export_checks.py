@@ -12,11 +12,14 @@ from __future__ import annotations
 from typing import Callable, Iterator, Optional
 
 from .. import ir
+from ..errors import Error
 
 
-class ExportError(Exception):
+class ExportError(Error):
     """The network cannot be written in the chosen format here; the message says why and
-    what to do about it."""
+    what to do about it, the span (where there is one) which layer stands in the way."""
+
+    family_code = "X0001"
 
 
 # (name, at the top level of the network) -> why the format cannot carry it, or None.
@@ -29,7 +32,7 @@ def refuse_names(net: ir.Network, format_name: str, objection: Objection) -> Non
         why = objection(node.name, top_level)
         if why is not None:
             raise ExportError(f"`{path}` ({where(node)}) cannot name a module in {format_name}: {why}; "
-                              f"choose another label, e.g. `{node.name}_`")
+                              f"choose another label, e.g. `{node.name}_`", span=node.span)
 
 
 def where(node: ir.Node) -> str:

@@ -1,31 +1,33 @@
 """Errors a user can cause while training, evaluating or predicting.
 
-Each carries the exit code of CLI.md, so the command line prints the message and leaves
-without a traceback: 1 when the input (data, setting, run directory) was rejected, 2 for a
-usage error such as an unknown data set.
+Both are `cnndsl.Error`s and carry the exit code of CLI.md, so the command line prints the
+message and leaves without a traceback: 1 when the input (data, setting, run directory) was
+rejected, 2 for a usage error such as an unknown data set.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import Error
+from ..source import Span
 from ..train_schema import Problem
 
 
-class TrainError(Exception):
+class TrainError(Error):
     """The input was rejected (exit 1). `help` is an optional line on how to fix it."""
 
-    exit_code = 1
+    family_code = "T0001"
 
-    def __init__(self, message: str, help: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.help = help
+    def __init__(self, message: str, help: str | None = None, *, code: str | None = None,
+                 span: Span | None = None) -> None:
+        super().__init__(message, code=code, span=span, help=help)
 
 
 class UsageError(TrainError):
     """The command was used wrongly (exit 2), e.g. an unknown data set name."""
 
+    family_code = "T0002"
     exit_code = 2
 
 
@@ -41,6 +43,7 @@ class Interrupted(TrainError):
     the run directory, so that each face (command line, Python) can say how to continue in
     its own words."""
 
+    family_code = "T0003"
     exit_code = 130
 
     def __init__(self, message: str, run: Path | None, help: str | None = None) -> None:

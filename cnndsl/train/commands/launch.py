@@ -55,8 +55,10 @@ LAUNCHER_LOGGERS = ("torch.distributed.elastic", "torch.multiprocessing")
 class WorkerFailed(TrainError):
     """A worker's failure, as the launcher reports it, with the worker's exit code."""
 
-    def __init__(self, message: str, help: str | None = None, exit_code: int = 1) -> None:
-        super().__init__(message, help)
+    family_code = "T0004"  # a failure without a worker's own error: a worker that died
+
+    def __init__(self, message: str, help: str | None = None, exit_code: int = 1, code: str | None = None) -> None:
+        super().__init__(message, help, code=code)
         self.exit_code = exit_code
 
 
@@ -68,7 +70,7 @@ def failure_record(exc: BaseException, rank: int) -> dict:
     now = time.time()
     if isinstance(exc, TrainError):
         message: str | dict = exc.message + (f" (help: {exc.help})" if exc.help else "")
-        ours = {"message": exc.message, "help": exc.help, "exit_code": exc.exit_code}
+        ours = {"message": exc.message, "help": exc.help, "exit_code": exc.exit_code, "code": exc.code}
     else:
         problem = f"{type(exc).__name__}: {exc}"
         message = {"message": problem, "extraInfo": {"py_callstack": traceback.format_exc(), "timestamp": str(int(now))}}
@@ -153,7 +155,7 @@ def worker_failure(rank: int, failure: ProcessFailure, records: list[dict], worl
                             "stopped")
     first = min((record["cnndsl"] for record in records), key=lambda record: record["time"])
     if not first.get("unexpected"):
-        return WorkerFailed(first["message"], first["help"], first["exit_code"])
+        return WorkerFailed(first["message"], first["help"], first["exit_code"], first.get("code"))
     waited = ("it waited longer than --dist-timeout for the others, one of which stopped responding; "
               if "timed out" in first["message"].lower() else "")
     where = f"its traceback is in {first['error_file']}" if first["error_file"] else "it recorded no traceback"
