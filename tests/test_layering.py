@@ -5,13 +5,16 @@ The parts of cnndsl and the parts each may import are written down here, once. T
 core (parser, passes, IR, shape rules, diagnostics, the `train { }` schema) imports nothing
 above it; the trainer is a stack of rooms, each importing only rooms below it; nothing imports
 the CLI. What `import cnndsl` and the CLI load on start-up imports no torch: that happens
-inside the functions that need it.
+inside the functions that need it. Alongside: pyproject.toml installs every package folder and
+declares every package imported.
 """
 
 from __future__ import annotations
 
 import ast
-import tomllib
+import re
+import sys
+from importlib.metadata import packages_distributions
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -162,6 +165,29 @@ def test_what_the_static_commands_load_imports_torch_only_inside_functions() -> 
 
 def test_every_package_is_installed() -> None:
     """pyproject.toml lists the packages; a folder left out would be missing from a wheel."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and newer
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     folders = {module_name(init) for init in PACKAGE.rglob("__init__.py")}
     assert folders <= listed, f"not in pyproject.toml's packages: {sorted(folders - listed)}"
+
+
+def _distribution(requirement: str) -> str:
+    """`Pillow>=13` -> `pillow`: a requirement's name, normalised as packaging does."""
+    name = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert name, requirement
+    return re.sub(r"[-_.]+", "-", name.group(0)).lower()
+
+
+def test_every_package_imported_is_declared() -> None:
+    """A package cnndsl imports itself is a dependency (or an extra's, for the optional
+    ones), even when another dependency happens to bring it along."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_distribution(r) for r in project["dependencies"]}
+    declared |= {_distribution(r) for extra in project["optional-dependencies"].values() for r in extra}
+    imported = {target.partition(".")[0] for module in MODULES for target, _ in imports(module)}
+    third_party = imported - set(sys.stdlib_module_names) - {"cnndsl", "__future__"}
+    providers = packages_distributions()
+    undeclared = sorted(name for name in third_party
+                        if not {_distribution(d) for d in providers.get(name, [name])} & declared)
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
