@@ -19,26 +19,39 @@ The convention, for whoever writes docs:
   what the test runs instead and why. Inline code in sentences is not treated as a command.
 
 Each file runs in a fresh temporary directory, its commands in document order (so that
-`train ... --out runs/lenet` precedes `eval runs/lenet`). `cnndsl` there is this interpreter's
-`python -m cnndsl` and `python` this interpreter. The directory is prepared so that the exact
-commands run offline and fast: a copy of `architectures/`, small generated MNIST and CIFAR-10 sets
-in torchvision's layout under `data/`, the images the docs hand to `predict`, `editors/` linked,
-HOME inside the directory, and no GPU.
+`train ... --out runs/lenet` precedes `eval runs/lenet`). The directory is prepared so that the
+exact commands run offline and fast: a copy of `architectures/`, small generated MNIST and
+CIFAR-10 sets in torchvision's layout under `data/`, the images the docs hand to `predict`,
+`editors/` linked, HOME inside the directory, and no GPU.
+
+A command that is `cnndsl ARGS` alone (or several joined by `&&`), without redirections, pipes,
+variables or `--nproc`, runs in this process through Typer's runner, as `cnndsl` would run it
+(globs expanded as bash does, at 80 columns, with no GPU): a fresh interpreter would spend most
+of its time importing torch again. Any exception other than the exit is a failure, as a
+traceback would be. Every other command runs in bash, where `cnndsl` is this interpreter's
+`python -m cnndsl` and `python` this interpreter. That `python -m cnndsl` exits with the codes
+that the runner reports is tested in test_cli_static.py and tests/train/test_cli_training.py.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import pickle
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
+from cnndsl.cli import app
 
 from train.conftest import bar_images, write_mnist
 
@@ -235,7 +248,7 @@ def missing(shown: list[str], actual: str, numbers_vary: bool) -> list[str]:
 
 # -- the directory the commands run in ----------------------------------------------------------
 
-def write_cifar10(root: Path, per_batch: int = 20, test: int = 20) -> None:
+def write_cifar10(root: Path, per_batch: int = 10, test: int = 10) -> None:
     """CIFAR-10 in torchvision's layout: five training batches, a test batch and the names."""
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
@@ -269,7 +282,7 @@ def write_images(folder: Path) -> None:
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Data and images made once; each file's directory links to them."""
     base = tmp_path_factory.mktemp("docs-fixtures")
-    write_mnist(base / "data", train=200, test=60)
+    write_mnist(base / "data", train=100, test=30)
     write_cifar10(base / "data")
     write_images(base)
     shims = base / "bin"
@@ -298,6 +311,65 @@ def workdir(prepared: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return work, env
 
 
+# -- running a command --------------------------------------------------------------------------
+
+SHELL_SYNTAX = re.compile(r"[|;<>$`(){}\\'\"~]|(?<!&)&(?!&)")
+
+
+def in_process(text: str) -> list[list[str]] | None:
+    """The argument lists of a command that can run in this process (`cnndsl ...`, or several
+    joined by `&&`), or None when it needs a shell or processes of its own."""
+    command = EXIT.sub("", text).strip()
+    if SHELL_SYNTAX.search(command):
+        return None
+    parts = [shlex.split(part, comments=True) for part in command.split("&&")]
+    if any(not words or words[0] != "cnndsl" or "--nproc" in words for words in parts):
+        return None
+    return [words[1:] for words in parts]
+
+
+def expand(args: list[str], cwd: Path) -> list[str]:
+    """Globs expanded as bash expands them: sorted matches, or the word itself when none."""
+    expanded: list[str] = []
+    for arg in args:
+        matches = sorted(glob.glob(arg, root_dir=cwd)) if glob.has_magic(arg) else []
+        expanded += matches or [arg]
+    return expanded
+
+
+def run_in_process(commands: list[list[str]], work: Path, home: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """Run `cnndsl ARGS` for each argument list until one fails: the exit code and the output
+    (stdout and stderr together, as the terminal shows them)."""
+    import torch
+
+    runner = CliRunner()
+    env = {"COLUMNS": "80", "LINES": "40", "HOME": str(home), "CUDA_VISIBLE_DEVICES": ""}
+    output = ""
+    with monkeypatch.context() as patch:
+        patch.chdir(work)
+        patch.setattr(torch.cuda, "is_available", lambda: False)  # no GPU, as in the shell
+        for args in commands:
+            result = runner.invoke(app, expand(args, work), env=env)
+            output += result.output
+            if result.exception is not None and not isinstance(result.exception, SystemExit):
+                assert result.exc_info is not None
+                output += "Traceback (most recent call last)\n" + "".join(traceback.format_exception(*result.exc_info))
+                return 1, output
+            if result.exit_code != 0:
+                return result.exit_code, output
+    return 0, output
+
+
+def run_in_bash(text: str, work: Path, env: dict[str, str], where: str) -> tuple[int, str]:
+    try:
+        done = subprocess.run(["bash", "-c", text], cwd=work, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{where}: `{text}` ran for more than 300 s")
+    return done.returncode, done.stdout
+
+
 # -- the tests ----------------------------------------------------------------------------------
 
 def _name(path: Path) -> str:
@@ -309,7 +381,8 @@ RUNNABLE = [path for path in DOCS if steps(path.read_text(encoding="utf-8"))]
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="the documented commands are bash command lines")
 @pytest.mark.parametrize("doc", RUNNABLE, ids=_name)
-def test_commands_run_as_documented(doc: Path, prepared: Path, tmp_path: Path) -> None:
+def test_commands_run_as_documented(doc: Path, prepared: Path, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     work, env = workdir(prepared, tmp_path)
     for step in steps(doc.read_text(encoding="utf-8")):
         where = f"{_name(doc)}:{step.line}"
@@ -319,15 +392,14 @@ def test_commands_run_as_documented(doc: Path, prepared: Path, tmp_path: Path) -
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(step.text, encoding="utf-8")
             continue
-        try:
-            done = subprocess.run(["bash", "-c", step.text], cwd=work, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, timeout=300)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"{where}: `{step.text}` ran for more than 300 s")
-        output = done.stdout
+        commands = in_process(step.text)
+        if commands is not None:
+            returncode, output = run_in_process(commands, work, Path(env["HOME"]), monkeypatch)
+        else:
+            returncode, output = run_in_bash(step.text, work, env, where)
         context = f"{where}: `{step.text}`\n--- output ---\n{output}"
         assert "Traceback (most recent call last)" not in output, f"a traceback from {context}"
-        assert done.returncode == step.exit, f"exit {done.returncode}, documented {step.exit}: {context}"
+        assert returncode == step.exit, f"exit {returncode}, documented {step.exit}: {context}"
         absent = missing(step.output, output, step.numbers_vary)
         assert not absent, f"shown but not printed: {absent}\n{context}"
 
@@ -401,3 +473,20 @@ def test_output_is_compared_line_by_line() -> None:
     assert missing(["data fashion-mnist: 8,000 training images, 2,000 test images"], actual, True) != []
     assert missing(["data mnist: 8,000 training images, 2,000 test images"], actual, numbers_vary=False) != []
     assert missing(["...", "", "epoch 1/3 ━━━━ 200/200 loss 2.1   "], actual, numbers_vary=False) == []
+
+
+def test_which_commands_run_in_this_process() -> None:
+    assert in_process("cnndsl check architectures/*.net && cnndsl train a.net --data digits  # exit 1") == [
+        ["check", "architectures/*.net"], ["train", "a.net", "--data", "digits"]]
+    assert in_process("cnndsl summary lenet.net --set classes=100   # a comment") == [
+        ["summary", "lenet.net", "--set", "classes=100"]]
+    for shell in ("cnndsl graph a.net > a.svg", "cnndsl check a.net | head", "python lenet5.py",
+                  "cnndsl train a.net --data digits --nproc 2", "CNNDSL_DEBUG=1 cnndsl check a.net",
+                  "cnndsl check a.net & cnndsl check b.net", "cnndsl check \"$PWD/a.net\"", "ls runs/lenet"):
+        assert in_process(shell) is None, shell
+
+
+def test_globs_expand_as_bash_expands_them(tmp_path: Path) -> None:
+    for name in ("b.net", "a.net", "c.txt"):
+        (tmp_path / name).write_text("")
+    assert expand(["check", "*.net", "none/*.net"], tmp_path) == ["check", "a.net", "b.net", "none/*.net"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from functools import cache
 from importlib.metadata import packages_distributions
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -78,6 +79,7 @@ def part_of(module: str) -> str:
     return PARTS[prefix]
 
 
+@cache
 def imports(module: str) -> list[tuple[str, bool]]:
     """What `module` imports: (the imported module, whether on import rather than inside a
     function). Imports for the type checker only (`if TYPE_CHECKING:`) never run: not counted."""
@@ -107,6 +109,7 @@ def imports(module: str) -> list[tuple[str, bool]]:
     return found
 
 
+@cache
 def internal_edges() -> list[tuple[str, str, bool]]:
     return [(module, target, top) for module in MODULES for target, top in imports(module)
             if target == "cnndsl" or target.startswith("cnndsl.")]

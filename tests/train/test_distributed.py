@@ -11,6 +11,10 @@ TOLERANCE. Only the order of floating-point sums differs: each process reduces i
 of the batch, and DDP's all-reduce adds the shares' averaged gradients, where one process
 reduces the whole batch at once. Networks with batch normalisation are not compared with
 one process: their batch statistics are per process (see docs/distributed.md).
+
+A plain `pytest` runs one `--nproc 2` job (the tiny pair below); torchrun, a failing worker with
+the resumed run, and a stalled worker (four more jobs, one waiting out its timeout) are marked
+slow and run with `pytest --slow`.
 """
 
 from __future__ import annotations
@@ -167,6 +171,7 @@ def norm_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_torchrun_runs_the_same_command_and_buffers_agree(norm_runs: Path) -> None:
     first, second = rank_weights(norm_runs)
     assert_identical(first, second)
@@ -176,6 +181,7 @@ def test_torchrun_runs_the_same_command_and_buffers_agree(norm_runs: Path) -> No
     assert_identical(first, weights(run))
 
 
+@pytest.mark.slow
 def test_a_failing_worker_stops_the_job_and_the_run_resumes_exactly(norm_runs: Path) -> None:
     net = norm_runs / "work" / "net.net"
     failed = cnndsl_train(norm_runs, net, *NORM_RUN, "--out", "cut", "--nproc", "2",
@@ -194,6 +200,7 @@ def test_a_failing_worker_stops_the_job_and_the_run_resumes_exactly(norm_runs: P
     assert_identical(weights(cut), weights(whole))
 
 
+@pytest.mark.slow
 def test_a_stalled_worker_is_given_up_after_the_timeout(tmp_path: Path) -> None:
     net = workspace(tmp_path, TINY_NET)
     result = cnndsl_train(tmp_path, net, "--data", "fake", "--epochs", "1", "--out", "run", "--nproc", "2",
