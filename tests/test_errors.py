@@ -9,8 +9,7 @@ import cnndsl
 from cnndsl.backends.export_checks import ExportError, refuse_names
 from cnndsl.compiler import CompileError
 from cnndsl.train.commands.launch import WorkerFailed, failure_record
-from cnndsl.train.commands.session import Interrupted
-from cnndsl.train.errors import TrainError, UsageError
+from cnndsl.train.errors import Interrupted, TrainError, UsageError
 from cnndsl.train.loop.settings import resolve
 from cnndsl.train_schema import SETTING_NAMES
 
@@ -32,7 +31,7 @@ def test_a_rejected_file_carries_the_first_error_s_code_span_and_help() -> None:
     first = next(d for d in error.diagnostics if d.is_error)
     assert (error.code, error.span, error.message, error.help) == (first.code, first.span, first.message, first.help)
     assert error.code == "E0102" and error.span is not None and error.span.line == 3
-    assert str(error) == f"{error.span}: {error.message}"
+    assert str(error) == f"{error.span}: {error.code}: {error.message}" + (f"\nhelp: {error.help}" if error.help else "")
 
 
 def test_asking_one_network_of_several_is_a_compile_error_with_a_code() -> None:
@@ -62,7 +61,7 @@ def test_training_errors_have_their_codes_and_exit_codes() -> None:
         resolve({"data": "mnsit"}, NO_FLAGS, "the train section of Net")
     assert type(caught.value) is UsageError and (caught.value.code, caught.value.exit_code) == ("T0002", 2)
     assert caught.value.help is not None and "did you mean `mnist`?" in caught.value.help
-    assert (Interrupted("stopped").code, Interrupted("stopped").exit_code) == ("T0003", 130)
+    assert (Interrupted("stopped", None).code, Interrupted("stopped", None).exit_code) == ("T0003", 130)
 
 
 def test_a_worker_s_error_keeps_its_code_through_the_launcher() -> None:
