@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from .backends.torch_module import CompiledNetwork
     from .graph.scene import Scene
+    from .train.commands.run import Run
 
 
 class SummaryInfo(dict):
@@ -114,6 +115,10 @@ class Network:
     def compile(self) -> "CompiledNetwork":
         return compile(self)
 
+    def train(self, data: str | None = None, **options: Any) -> "Run":
+        """`cnndsl.train(self, data, **options)`."""
+        return train(self, data, **options)
+
     def _repr_html_(self) -> str:
         return summary_html(self.summary()) + svg_inline(self.diagram().svg)
 
@@ -190,3 +195,43 @@ def load_weights(model: "torch.nn.Module", source: "Mapping[str, torch.Tensor] |
     from .backends.weights import load_weights as load_tensors
 
     return load_tensors(model, source, fresh)
+
+
+def train(target: Target, data: str | None = None, *, epochs: int | None = None, batch_size: int | None = None,
+          lr: float | None = None, optimizer: str | None = None, momentum: float | None = None,
+          weight_decay: float | None = None, schedule: str | None = None, label_smoothing: float | None = None,
+          augment: str | None = None, seed: int | None = None, device: str = "auto", out: str | Path | None = None,
+          resume: bool = False, limit: int | None = None, data_root: str | Path = "data", compile: bool = False,
+          nproc: int | None = None, dist_timeout: float | None = None, network: str | None = None,
+          set: Mapping[str, Value] | None = None, strict: bool = False, init: str | Path | None = None,
+          fresh: Iterable[str] = (), quiet: bool = False) -> "Run":
+    """Train a network (a file, source text or `Network`) and return its run: the Python face
+    of `cnndsl train`. The keywords are its flags (`batch_size` for `--batch-size`, `set`
+    for the `--set` values, `compile` for `--compile`, `fresh` for the `--fresh` layers), with the same meanings, defaults
+    and checks, and the run directory is the one the command writes. Progress is printed
+    as the command prints it; in a notebook the bar is redrawn in place. `quiet` prints
+    nothing.
+
+    Raises `CompileError` for a rejected network, and the trainer's `TrainError` (with
+    `message` and `help`) for what the command reports with exit code 1 or 2."""
+    from rich.console import Console
+
+    from .train.commands.launch import train_network
+    from .train.commands.run import Run
+    from .train.errors import Interrupted
+
+    net = checked(target, network, set, strict)
+    flags = {"data": data, "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
+             "momentum": momentum, "weight_decay": weight_decay, "schedule": schedule,
+             "label_smoothing": label_smoothing, "augment": augment, "seed": seed}
+    console = Console(highlight=False, soft_wrap=True, quiet=quiet)
+    try:
+        path = train_network(net, flags, console, data_root=Path(data_root), limit=limit, device=device,
+                             compile=compile, out=Path(out) if out is not None else None, resume=resume,
+                             nproc=nproc, timeout=dist_timeout, init=Path(init) if init is not None else None,
+                             fresh=tuple(fresh))
+    except Interrupted as exc:
+        if exc.run is not None:  # said in Python's words, not the command line's
+            exc.help = f"continue with the same call plus resume=True, out={str(exc.run)!r}"
+        raise
+    return Run(path)

@@ -30,7 +30,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from ..version import __version__
 
         console.print(f"cnndsl {__version__}")
         raise typer.Exit()

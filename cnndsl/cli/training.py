@@ -153,16 +153,10 @@ def train(
              "momentum": momentum, "weight_decay": weight_decay, "schedule": _value(schedule),
              "label_smoothing": label_smoothing, "augment": _value(augment), "seed": seed}
     with reported_errors():
-        from ..backends.torch_module import build
-        from ..train.commands.launch import launch, train_here
-        from ..train.commands.session import TrainRequest
+        from ..train.commands.launch import train_network
 
-        request = TrainRequest(net, build, flags, data_root, limit, device.value, compile_, out, resume, init,
-                               tuple(fresh or ()))
-        if nproc is not None and nproc > 1:
-            launch(request, nproc, dist_timeout)
-        else:
-            train_here(request, console, dist_timeout)
+        train_network(net, flags, console, data_root=data_root, limit=limit, device=device.value, compile=compile_,
+                      out=out, resume=resume, nproc=nproc, timeout=dist_timeout, init=init, fresh=tuple(fresh or ()))
 
 
 def _quiet_unless_rank_zero() -> None:
@@ -184,17 +178,14 @@ def eval_(
 ) -> None:
     """Test loss, accuracy, per-class accuracy and confusion matrix of a trained run."""
     with reported_errors():
-        from ..train.commands.inference import evaluate_run, load_run
-        from ..train.commands.report import confusion_table, results_table
+        from ..train.commands.inference import evaluation_report, load_run
 
-        loaded = load_run(run_dir, device.value, _warn)
-        evaluation, spec, classes = evaluate_run(loaded, data, data_root, _log)
+        report = evaluation_report(str(run_dir), load_run(run_dir, device.value, _warn), data, data_root, _log)
         if format is Format.json:
-            print(json.dumps({"run": str(run_dir), "network": loaded.config["network"]["name"], "data": spec,
-                              **evaluation.as_json(classes)}))
+            print(json.dumps(report))
             return
-        console.print(results_table(evaluation, classes, f"{loaded.config['network']['name']} on {spec} (test set)"))
-        console.print(confusion_table(evaluation, classes))
+        for table in report.tables:
+            console.print(table)
 
 
 @app.command()
@@ -215,10 +206,7 @@ def predict(
         loaded = load_run(run_dir, device.value, _warn)
         predictions = predict_images(loaded, images, top_k, log=_log, warn=_warn, invert=invert)
         if format is Format.json:
-            print(json.dumps([{"image": str(p.image), "predictions": [
-                {"class": name, "index": index, "probability": probability} for index, name, probability in p.top]}
-                for p in predictions]))
+            print(json.dumps([prediction.as_json() for prediction in predictions]))
             return
         for prediction in predictions:
-            ranked = ", ".join(f"{name} {probability:.1%}" for _, name, probability in prediction.top)
-            console.print(f"{prediction.image}: {ranked}", highlight=False, markup=False)
+            console.print(prediction.line(), highlight=False, markup=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, Union, cast
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from torch import nn
 from ...train_schema import TORCHVISION_SETS, TrainSettings
 from ..data.adapt import Adaptation, Normaliser, geometry, plan
 from ..data.batches import DeviceSplit
-from ..data.imagefolder import decode_image, pil_mode
+from ..data.imagefolder import decode_image, image_array, pil_mode
 from ..data.images import Log
 from ..data.sources import load_dataset, parse_spec
 from ..errors import TrainError, UsageError
@@ -27,6 +27,10 @@ from ..loop.metrics import Evaluation
 from ..loop.recipe import build_criterion
 from ..loop.trainer import evaluate, model_inputs
 from ..rundir.files import COMPLETE, RunDir
+from .report import EvaluationReport, Prediction, Predictions, confusion_table, results_table
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 EVAL_BATCH_SIZE = 256
 
@@ -35,11 +39,12 @@ Rebuild = Callable[[Path, str, dict], nn.Module]
 
 def compile_stored(source: Path, network: str, params: dict) -> nn.Module:
     """The run's network, compiled from its stored source with its stored parameters."""
-    import cnndsl
+    from ...backends.torch_module import build
+    from ...compiler import CompileError, check_source
 
     try:
-        return cnndsl.compile(source, network=network, **params)
-    except cnndsl.CompileError as exc:
+        return build(check_source(source, network, params).network())
+    except CompileError as exc:
         raise TrainError(f"the network source stored in the run no longer compiles: {exc}") from None
 
 
@@ -111,10 +116,84 @@ def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, lo
     return evaluation, dataset.spec, dataset.classes
 
 
-@dataclass(frozen=True)
-class Prediction:
-    image: Path
-    top: list[tuple[int, str, float]]  # (class index, class name, probability), best first
+def evaluation_report(run: str, loaded: LoadedRun, data: str | None, data_root: Path | None,
+                      log: Log) -> EvaluationReport:
+    """`evaluate_run` as `cnndsl eval` reports it: the JSON object of `--format json`, which
+    displays itself as the two tables of the text output."""
+    evaluation, spec, classes = evaluate_run(loaded, data, data_root, log)
+    name = loaded.config["network"]["name"]
+    return EvaluationReport({"run": run, "network": name, "data": spec, **evaluation.as_json(classes)},
+                            [results_table(evaluation, classes, f"{name} on {spec} (test set)"),
+                             confusion_table(evaluation, classes)])
+
+
+# What `predict` takes: image files, PIL images, tensors and arrays (one image, or a batch).
+ImageInput = Union[str, Path, "PILImage", torch.Tensor, np.ndarray]
+
+
+def single_images(images: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:
+    """One image, a batch or a sequence of either, as a list of images. A tensor or array
+    is a batch when it is `N x C x H x W`, or `N x H x W` with N neither 1 nor 3 (which
+    would read as the channels of one image): grey images, as MNIST's tensors hold them."""
+    one = isinstance(images, (str, Path, torch.Tensor, np.ndarray)) or _is_pil(images)
+    items = cast("Sequence[ImageInput]", [images] if one else images)
+    out: list[ImageInput] = []
+    for item in items:
+        if isinstance(item, (torch.Tensor, np.ndarray)) and item.ndim == 3 and item.shape[0] not in (1, 3) and \
+                item.shape[-1] in (1, 3):
+            raise TrainError(f"an image of shape {'x'.join(map(str, item.shape))} looks like channels last",
+                             help="give channels first (C x H x W), e.g. image.permute(2, 0, 1) or "
+                                  "array.transpose(2, 0, 1)")
+        if isinstance(item, (torch.Tensor, np.ndarray)) and (item.ndim == 4 or
+                                                             (item.ndim == 3 and item.shape[0] not in (1, 3))):
+            out.extend(item)
+        else:
+            out.append(item)
+    return out
+
+
+def _is_pil(value: object) -> bool:
+    try:
+        from PIL.Image import Image
+    except ImportError:
+        return False
+    return isinstance(value, Image)
+
+
+def _decode(item: ImageInput, mode: str, size: tuple[int, int]) -> np.ndarray:
+    if isinstance(item, (str, Path)):
+        return decode_image(Path(item), mode, size)
+    if _is_pil(item):
+        return image_array(item, mode, size)  # type: ignore[arg-type]
+    if isinstance(item, (torch.Tensor, np.ndarray)):
+        return image_array(_pil_from_tensor(item), mode, size)
+    raise TypeError(f"cannot read an image from a {type(item).__name__}: give image files, PIL images, tensors "
+                    "or arrays")
+
+
+def _pil_from_tensor(value: torch.Tensor | np.ndarray) -> "PILImage":
+    """A `H x W` or `C x H x W` (1 or 3 channels) tensor or array as a PIL image: uint8
+    pixels as they are, floats read in [0, 1] (what torchvision's ToTensor gives)."""
+    from PIL import Image
+
+    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or array.shape[0] not in (1, 3):
+        raise TrainError(f"an image of shape {'x'.join(map(str, array.shape))} cannot be read",
+                         help="give H x W, C x H x W or N x C x H x W with 1 or 3 channels, channels first")
+    if array.dtype != np.uint8:
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise TrainError(f"an image of {array.dtype} values cannot be read", help="give uint8 pixels or floats")
+        scale = 255.0 if np.issubdtype(array.dtype, np.floating) else 1.0
+        low, high = float(array.min()), float(array.max())
+        if low < 0 or high * scale > 255:
+            limits = "[0, 1]" if scale > 1 else "[0, 255]"
+            raise TrainError(f"image values run from {low:g} to {high:g}, outside {limits}",
+                             help="pass images before normalisation: uint8 pixels, or floats in [0, 1] as "
+                                  "ToTensor gives them")
+        array = np.rint(array * scale).astype(np.uint8)
+    return Image.fromarray(array[0], "L") if array.shape[0] == 1 else Image.fromarray(array.transpose(1, 2, 0), "RGB")
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
@@ -144,7 +223,7 @@ def image_files(paths: Sequence[Path], log: Log) -> list[Path]:
     return files
 
 
-def polarity_warning(path: Path, image_mean: float, training_mean: float, inverted: bool) -> str | None:
+def polarity_warning(path: Path | str, image_mean: float, training_mean: float, inverted: bool) -> str | None:
     """A warning when an image is light where the training images are dark, or the other way
     round (a dark digit on white paper given to an MNIST network); None when they agree or
     either is mid-grey."""
@@ -158,21 +237,24 @@ def polarity_warning(path: Path, image_mean: float, training_mean: float, invert
             f"has the opposite polarity: {advice}")
 
 
-def predict_images(loaded: LoadedRun, images: Sequence[Path], top_k: int, *, log: Log, warn: Log,
-                   invert: bool = False) -> list[Prediction]:
-    """Top-k classes for each image file (or each image of a folder), decoded to the training
-    data's channels and size, inverted when asked, and then adapted like the training data."""
+def predict_images(loaded: LoadedRun, images: ImageInput | Sequence[ImageInput], top_k: int, *,
+                   log: Log, warn: Log, invert: bool = False) -> Predictions:
+    """Top-k classes for each image (a file, the images of a folder, a PIL image, a tensor or
+    array), decoded to the training data's channels and size, inverted when asked, and then
+    adapted like the training data."""
     if top_k < 1:
         raise UsageError(f"--top-k must be at least 1, not {top_k}")
-    files = image_files(images, log)
+    items: list[ImageInput] = []
+    for item in single_images(images):
+        items.extend(image_files([Path(item)], log) if isinstance(item, (str, Path)) else [item])
     adaptation = loaded.adaptation
     channels, height, width = adaptation.source
-    arrays = np.stack([decode_image(path, pil_mode(channels), (height, width)) for path in files])
+    arrays = np.stack([_decode(item, pil_mode(channels), (height, width)) for item in items])
     if invert:
         arrays = 255 - arrays
     training_mean = float(np.mean(adaptation.mean))
-    for path, array in zip(files, arrays):
-        warning = polarity_warning(path, float(array.mean()) / 255, training_mean, invert)
+    for number, (item, array) in enumerate(zip(items, arrays)):
+        warning = polarity_warning(_label(item, number), float(array.mean()) / 255, training_mean, invert)
         if warning:
             warn(warning)
     batch = torch.from_numpy(arrays)
@@ -184,8 +266,15 @@ def predict_images(loaded: LoadedRun, images: Sequence[Path], top_k: int, *, log
         probabilities = torch.softmax(loaded.model(inputs).float(), dim=1).cpu()
     k = min(top_k, probabilities.shape[1])
     values, indices = probabilities.topk(k, dim=1)
-    return [Prediction(path, [(int(i), _name(loaded.classes, int(i)), float(p)) for p, i in zip(vs, ix)])
-            for path, vs, ix in zip(files, values.tolist(), indices.tolist())]
+    return Predictions(
+        Prediction(_label(item, number), [(int(i), _name(loaded.classes, int(i)), float(p)) for p, i in zip(vs, ix)],
+                   pixels)
+        for number, (item, vs, ix, pixels) in enumerate(zip(items, values.tolist(), indices.tolist(), batch.numpy())))
+
+
+def _label(item: ImageInput, number: int) -> Path | str:
+    """How an image is named in the output: its path, or its place among the inputs."""
+    return item if isinstance(item, Path) else Path(item) if isinstance(item, str) else f"image {number}"
 
 
 def _name(classes: tuple[str, ...], index: int) -> str:

@@ -25,16 +25,18 @@ import traceback
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 from rich.console import Console
 from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+from ... import ir
 from ...atomic import atomic_write_text
 from ..distributed.cluster import Cluster, running_distributed
 from ..errors import Interrupted, TrainError, UsageError
+from ..rundir.files import RunDir
 from .session import Session, TrainRequest, checked_settings
 
 ERROR_FILE = "TORCHELASTIC_ERROR_FILE"
@@ -92,6 +94,31 @@ def failures_recorded(rank: int, report: Path | None = None) -> Iterator[None]:
             if path:
                 atomic_write_text(Path(path), record)
         raise
+
+
+def train_network(net: ir.Network, flags: Mapping[str, Any], console: Console, *, data_root: Path,
+                  limit: int | None, device: str, compile: bool, out: Path | None, resume: bool,
+                  nproc: int | None, timeout: float | None, init: Path | None = None,
+                  fresh: tuple[str, ...] = ()) -> Path:
+    """`cnndsl train` and `cnndsl.train` from the checked network on: train in this process,
+    or in `nproc` of them, and return the run directory. Both faces come through here, so
+    an option means the same and is checked by the same rules on either."""
+    if nproc is not None and nproc < 1:
+        raise UsageError(f"`nproc` must be at least 1, not {nproc}")
+    if timeout is not None and timeout < 1:
+        raise UsageError(f"`dist_timeout` must be at least 1 second, not {timeout:g}")
+    from ...backends.torch_module import build
+
+    # The default run directory is named here, once, so that the caller learns it even
+    # when other processes do the training.
+    run = out if out is not None or resume else RunDir.default_path(net.name)
+    request = TrainRequest(net, build, flags, data_root, limit, device, compile, run, resume, init, fresh)
+    if nproc is not None and nproc > 1:
+        launch(request, nproc, timeout)
+    else:
+        train_here(request, console, timeout)
+    assert run is not None, "a resumed session without a run directory stops with an error"
+    return run
 
 
 def train_here(request: TrainRequest, console: Console, timeout: float | None = None,

@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.markup import escape
 from torch import nn
 
-from ... import __version__, ir
+from ... import ir
 from ...backends.weights import file_weights, fitted_state
+from ...version import __version__
 from ...ir import format_shape
 from ...train_schema import DataSpec, TrainSettings
 from ..data.adapt import Adaptation, Normaliser, adaptation_for
@@ -41,7 +42,7 @@ from ..loop.trainer import Diverged, Trainer, effective_batch_size
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, INTERRUPTED,
                             LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir)
 from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
-from .report import EpochBar, epoch_line, results_table
+from .report import epoch_bar, epoch_line, results_table
 
 CONFIG_FORMAT = 1
 MIN_TRAINING_IMAGES = 2
@@ -335,7 +336,7 @@ class Session:
         try:
             for epoch in range(len(records) + 1, settings.epochs + 1):
                 started = time.perf_counter()
-                with EpochBar(self.console, epoch, settings.epochs) as bar:
+                with epoch_bar(self.console, epoch, settings.epochs) as bar:
                     stats = trainer.train_epoch(epoch, bar.update)
                 evaluation = trainer.evaluate(test_split, epoch)
                 record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,

@@ -9,6 +9,7 @@ dropping it would train on a different data set than the user thinks.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +17,9 @@ import torch
 from ..errors import TrainError, UsageError
 from .cache import cached
 from .images import TEST_EVERY, Dataset, ImageSet, Log, from_arrays, split_every
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 
 def pil_mode(channels: int) -> str:
@@ -30,13 +34,20 @@ def decode_image(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndar
 
     try:
         with Image.open(path) as opened:
-            image = opened.convert(mode)
-            if size is not None and image.size != (size[1], size[0]):
-                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            array = np.asarray(image, dtype=np.uint8)
+            return image_array(opened, mode, size)
     except Exception as exc:  # Pillow raises many types for damaged or foreign files
         raise TrainError(f"{path} is not an image that can be read ({type(exc).__name__}: {exc})",
                          help="remove it, or replace it with a PNG or JPEG file") from None
+
+
+def image_array(image: "PILImage", mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """A PIL image as a `C x H x W` uint8 array, as `decode_image` makes of a file."""
+    from PIL import Image
+
+    converted = image.convert(mode)
+    if size is not None and converted.size != (size[1], size[0]):
+        converted = converted.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    array = np.asarray(converted, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
