@@ -182,3 +182,17 @@ def test_an_interrupted_call_says_how_to_continue_in_python(monkeypatch: pytest.
         cnndsl.train(TINY_NET, data="digits", quiet=True)
     assert caught.value.help == "continue with the same call plus resume=True, out='runs/r'"
     assert caught.value.exit_code == 130 and isinstance(caught.value, cnndsl.Error)
+
+
+def test_a_network_given_as_text_keeps_its_use_paths_in_the_run(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a notebook cell does: the text has no file, its `use` starts from the working
+    directory, and the run must still rebuild it (for evaluate and predict)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "stage.net").write_text("block Stage(c) { conv(c, 3, padding = 1) relu maxpool(2) }\n")
+    source = 'use "lib/stage.net"\nnetwork Used(classes = 10) { input 1x8x8 Stage(4) flatten linear(classes) }\n'
+    run = cnndsl.train(source, data="digits", epochs=1, limit=64, device="cpu", out="used", quiet=True)
+    assert sorted(p.relative_to(run.path / "source").as_posix() for p in (run.path / "source").rglob("*.net")) == [
+        "lib/stage.net", "network.net"]
+    assert run.evaluate(device="cpu")["samples"] == 355

@@ -50,17 +50,13 @@ def source_digest(text: str) -> str:
 
 def _relative_sources(files: Iterable[SourceFile]) -> list[tuple[str, SourceFile]]:
     """Each file's path relative to the folder holding them all, so `use "../x.net"` still
-    resolves once the files are copied side by side; text without a path is `network.net`."""
+    resolves once the files are copied side by side. Text without a path (source given as
+    a string, a notebook cell) is `network.net` in the working directory, where its own
+    `use` paths start."""
     files = list(files)
-    paths = [f.path.resolve() for f in files if f.path is not None]
-    base = Path(os.path.commonpath([p.parent for p in paths])) if paths else None
-    named = []
-    for file in files:
-        if file.path is None or base is None:
-            named.append(("network.net", file))
-        else:
-            named.append((file.path.resolve().relative_to(base).as_posix(), file))
-    return named
+    paths = [(f.path if f.path is not None else Path.cwd() / "network.net").resolve() for f in files]
+    base = Path(os.path.commonpath([p.parent for p in paths]))
+    return [(path.relative_to(base).as_posix(), file) for path, file in zip(paths, files)]
 
 
 class RunDir:
