@@ -4,15 +4,45 @@ Every file cnndsl writes (exports, diagrams, formatted sources, run directories,
 goes through here: the data is written to a temporary file in the destination's directory,
 flushed to disk, given the permissions the destination should have, then renamed over it
 with `os.replace`, which is atomic on POSIX and Windows. An interrupted write leaves the old
-file as it was and no temporary file behind. Torch is imported only to save tensors.
+file as it was and no temporary file behind. Only a regular file is ever replaced: renaming
+over a device, a named pipe, a symbolic link or a folder would destroy it (as root, `-o
+/dev/null` would replace the system's /dev/null), so such a target is refused with
+`NotARegularFile` before anything is written. Torch is imported only to save tensors.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
+
+
+class NotARegularFile(OSError):
+    """The target exists and is not a regular file (a device, a pipe, a link, a folder)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(errno.EEXIST, f"it is {kind}, and only a regular file is replaced", str(path))
+        self.kind = kind
+
+
+_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def kind_of(path: Path) -> str | None:
+    """What stands at `path` when it is not a regular file ("a symbolic link", "a named pipe
+    (FIFO)", ...); None for a regular file or nothing at all. The link itself is looked at,
+    not what it points to."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -20,7 +50,11 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
 
     The new file keeps the permissions of the one it replaces, or gets the usual ones for a
     new file: a temporary file starts private to its owner, which a user would not expect of
-    a model or a picture they asked for."""
+    a model or a picture they asked for. Raises NotARegularFile, before writing anything,
+    when something other than a regular file stands at `path`."""
+    kind = kind_of(path)
+    if kind is not None:
+        raise NotARegularFile(path, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -46,9 +80,39 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_torch_save(path: Path, contents: object) -> None:
+    """`torch.save` through `atomic_write`. PyTorch reports a failed write of its own (a
+    full disk) as a RuntimeError; the operating system's error is raised instead, so that
+    callers see an OSError naming the reason, as for every other file."""
     import torch
 
-    atomic_write(path, lambda stream: torch.save(contents, stream))
+    def save(stream: BinaryIO) -> None:
+        recording = _ErrorRecordingStream(stream)
+        try:
+            torch.save(contents, recording)  # type: ignore[arg-type]
+        except RuntimeError:
+            if recording.error is not None:
+                raise recording.error from None
+            raise
+
+    atomic_write(path, save)
+
+
+class _ErrorRecordingStream:
+    """A binary stream that remembers the OSError its last write raised."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.stream.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def _umask() -> int:

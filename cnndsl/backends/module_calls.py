@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 from .. import ir
 from ..ir import Value
+from .literal import literal
 
 # Activations that may overwrite their input, as torchvision's models do: their backward
 # pass needs only their own output, so running them in place saves an allocation per call.
@@ -36,7 +37,7 @@ class ModuleCall:
 
     def source(self) -> str:
         """The call as Python source, e.g. `nn.Conv2d(3, 64, kernel_size=7, stride=2)`."""
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
+        parts = [literal(a) for a in self.args] + [f"{k}={literal(v)}" for k, v in self.kwargs]
         return f"{'' if self.local else 'nn.'}{self.cls}({', '.join(parts)})"
 
 

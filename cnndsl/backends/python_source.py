@@ -20,6 +20,7 @@ import torch
 from .. import ir
 from ..ir import format_shape
 from . import containers
+from .literal import literal
 from .module_calls import call_for, in_place_paths
 from .torch_module import build
 
@@ -52,20 +53,17 @@ def python_source(net: ir.Network, origin: str) -> str:
 
 def _class_name(name: str) -> str:
     """The network's name, unless Python (`class`, `super`) or the file's own imports and
-    helpers claim it."""
+    helpers claim it; `Network` for a name that is not an identifier (the language makes none)."""
+    if not name.isidentifier():
+        return "Network"
     taken = {"torch", "nn", "OrderedDict", "annotations", *vars(builtins), *(h.__name__ for h in _HELPERS)}
     return f"{name}Network" if keyword.iskeyword(name) or name in taken else name
 
 
-def _docstring_text(text: str) -> str:
-    """`text` as it may stand inside a triple-quoted string (a file name may hold anything)."""
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-
-
 def _docstring(net: ir.Network, origin: str) -> str:
-    params = ", ".join(f"{k}={v!r}" for k, v in net.params.items())
-    return (f'"""{net.name}, exported by cnndsl from {_docstring_text(origin)}'
-            f'{f" with {_docstring_text(params)}" if params else ""}.\n\n'
+    params = ", ".join(f"{k}={literal(v)}" for k, v in net.params.items())
+    return (f'"""{_name(net.name)}, exported by cnndsl from {literal(origin)}'
+            f'{f" with {params}" if params else ""}.\n\n'
             f"Input: a batch of {format_shape(net.input_shape)}; output: a batch of "
             f"{format_shape(net.output_shape)}.\n"
             "The module names are those of `cnndsl.compile`, so state dicts load in either.\n"
@@ -107,7 +105,7 @@ def _helpers(nodes: tuple[ir.Node, ...]) -> list[type]:
 def _network_class(net: ir.Network, class_name: str) -> str:
     constructors = _Constructors(net)
     out = [f"class {class_name}(nn.Module):",
-           f'{INDENT}"""{net.name}: {format_shape(net.input_shape)} -> {format_shape(net.output_shape)}."""',
+           f'{INDENT}"""{_name(net.name)}: {format_shape(net.input_shape)} -> {format_shape(net.output_shape)}."""',
            "",
            f"{INDENT}input_shape = {net.input_shape!r}",
            f"{INDENT}output_shape = {net.output_shape!r}",
@@ -119,13 +117,13 @@ def _network_class(net: ir.Network, class_name: str) -> str:
         if _is_attribute(node.name):
             lines[0].code = f"self.{node.name} = {lines[0].code}"
         else:
-            lines[0].code = f'setattr(self, "{node.name}", {lines[0].code}'
+            lines[0].code = f'setattr(self, {literal(node.name)}, {lines[0].code}'
             lines[-1].code += ")"
         out.extend(f"{INDENT * (2 + line.depth)}{line.code}" + (f"  # {line.comment}" if line.comment else "")
                    for line in lines)
     out += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     for node in net.body:
-        module = f"self.{node.name}" if _is_attribute(node.name) else f'getattr(self, "{node.name}")'
+        module = f"self.{node.name}" if _is_attribute(node.name) else f"getattr(self, {literal(node.name)})"
         out.append(f"{INDENT * 2}x = {module}(x)  # {format_shape(node.out_shape)}")
     out.append(f"{INDENT * 2}return x")
     return "\n".join(out)
@@ -133,7 +131,13 @@ def _network_class(net: ir.Network, class_name: str) -> str:
 
 def _is_attribute(name: str) -> bool:
     """Labels are identifiers, but a Python keyword (`lambda:`) cannot follow `self.`."""
-    return not keyword.iskeyword(name)
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _name(name: str) -> str:
+    """A name as it stands in a docstring or comment: an identifier as it is, anything else
+    (which the language does not produce) as a quoted literal."""
+    return name if name.isidentifier() else literal(name)
 
 
 def _main(class_name: str) -> str:
@@ -157,7 +161,7 @@ class _Constructors:
             return [_Line(0, call.source(), f"{format_shape(node.out_shape)}, {self.origin(node)}")]
         comment = f"{format_shape(node.in_shape)} -> {format_shape(node.out_shape)}, {self.origin(node)}"
         if isinstance(node, ir.Group):
-            return self.sequence(node.body, f"{path}.", f"{node.block}: {comment}")
+            return self.sequence(node.body, f"{path}.", f"{_name(node.block)}: {comment}")
         if isinstance(node, ir.Residual):
             arguments = [_keyword("body", self.sequence(node.body, f"{path}.body."))]
             if node.shortcut is not None:
@@ -180,15 +184,15 @@ class _Constructors:
         entries = []
         for node in nodes:
             lines = self.expression(node, f"{prefix}{node.name}")
-            lines[0].code = f'("{node.name}", {lines[0].code}'
+            lines[0].code = f"({literal(node.name)}, {lines[0].code}"
             lines[-1].code += "),"
             entries.append(lines)
         return [_Line(0, "nn.Sequential(OrderedDict([", comment), *_nested(entries), _Line(0, "]))")]
 
     def origin(self, node: ir.Node) -> str:
-        """`line 12`, or `blocks.net:12` for a statement from a file brought in by `use`."""
+        """`line 12`, or `line 12 of "blocks.net"` for a statement from a file brought in by `use`."""
         span = node.span
-        return f"line {span.line}" if span.file == self.file else f"{span.file.name}:{span.line}"
+        return f"line {span.line}" if span.file == self.file else f"line {span.line} of {literal(span.file.name)}"
 
 
 def _keyword(name: str, lines: list[_Line]) -> list[_Line]:

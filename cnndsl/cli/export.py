@@ -8,7 +8,6 @@ The file is written as `cli.output` writes every `-o`: checked first, then atomi
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Optional, cast
@@ -21,7 +20,7 @@ from ..backends.export_checks import ExportError
 from ..compiler import CompileError
 from ..render import print_diagnostics
 from .app import EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
-from .output import check_output, write_output
+from .output import check_output, write_output, write_stdout
 
 
 class Target(str, Enum):
@@ -41,8 +40,8 @@ def export(
                               help="python: a standalone PyTorch .py file; onnx: an ONNX model (needs -o and "
                                    'pip install "cnndsl[onnx]"); torchscript: a torch.jit archive (needs -o).'),
     output: Optional[Path] = typer.Option(None, "--output", "-o", show_default=False,
-                                          help="Write here (replacing any file there); without it, Python "
-                                               "source goes to stdout."),
+                                          help="Write here (replacing a regular file there, never a device, pipe or "
+                                               "link); without it, Python source goes to stdout."),
     network: Optional[str] = NetworkOption,
     set_: Optional[list[str]] = SetOption,
     strict: bool = StrictOption,
@@ -64,7 +63,7 @@ def export(
         err_console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         raise typer.Exit(EXIT_REJECTED) from None
     if output is None:  # Python source: the binary formats were refused without -o
-        sys.stdout.write(cast(str, data))
+        write_stdout(cast(str, data))
         return
     write_output(output, data)
     err_console.print(f"wrote {output} ({description})", markup=False)

@@ -17,7 +17,7 @@ from typing import Optional
 import typer
 
 from .app import NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
-from .output import check_output, write_output
+from .output import check_output, write_output, write_stdout
 
 
 class GraphFormat(str, Enum):
@@ -32,7 +32,8 @@ _SUFFIXES = {f".{member.value}": member for member in GraphFormat}
 def graph(
     file: Path = typer.Argument(..., help="The .net file.", show_default=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", show_default=False,
-                                          help="Write here (replacing any file there) instead of to stdout; "
+                                          help="Write here (replacing a regular file there, never a device, pipe or "
+                                               "link) instead of to stdout; "
                                                "a .svg or .png name picks the format."),
     format: Optional[GraphFormat] = typer.Option(None, "--format", "-f", show_default=False,
                                                  help="svg or png (default: from the -o name, else svg)."),
@@ -63,9 +64,7 @@ def graph(
 
         data = png(scene)
     if output is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_stdout(data)
         return
     write_output(output, data)
     err_console.print(f"wrote {output} ({net.name})", markup=False)

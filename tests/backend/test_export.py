@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, strategies as st
 
 import cnndsl
+from cnndsl.backends.literal import literal
 from cnndsl.backends.python_source import python_source
 from cnndsl.backends.torch_module import build
 from cli_runner import invoke
@@ -87,7 +89,7 @@ def test_shapes_and_source_lines_are_in_comments() -> None:
     source = python_source(cnndsl.check(LENET).network(), "lenet5.net")
     assert "self.conv1 = nn.Conv2d(1, 6, kernel_size=5)  # 6x28x28, line 14" in source
     assert "x = self.flatten1(x)  # 400" in source
-    assert '"""LeNet5, exported by cnndsl from lenet5.net with classes=10.' in source
+    assert '"""LeNet5, exported by cnndsl from "lenet5.net" with classes=10.' in source
 
 
 @pytest.mark.parametrize("name", ["Residual", "super", "print"])
@@ -103,6 +105,48 @@ def test_any_file_name_makes_a_valid_docstring() -> None:
     namespace: dict = {}
     exec(compile(python_source(cnndsl.check(LENET).network(), origin), "<exported>", "exec"), namespace)
     assert origin in namespace["__doc__"]
+
+
+# A name that would run code if a generated file carried it unescaped: it ends a comment,
+# a string or a docstring (with every kind of line break and quote), then writes a marker
+# file. The tests check that the marker is never written.
+HOSTILE = 'x\n"""\'\'\'\\\nopen("PWNED", "w")\r\n#\u2028\x0cy'
+
+
+def test_labels_and_names_full_of_quotes_and_newlines_stay_data(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    net = cnndsl.check("network T {\n    input 4\n    fc: linear(3)\n}\n").network()
+    hostile = dataclasses.replace(net, body=(dataclasses.replace(net.body[0], name=HOSTILE),))
+    source = python_source(hostile, HOSTILE)
+    namespace: dict = {}
+    monkeypatch.chdir(tmp_path)
+    exec(compile(source, "<exported>", "exec"), namespace)
+    assert not (tmp_path / "PWNED").exists()
+    assert HOSTILE in namespace["__doc__"]
+    model = namespace["T"]()
+    assert list(dict(model.named_children())) == [HOSTILE]
+
+
+def test_paths_of_used_files_cannot_inject_code(tmp_path: Path) -> None:
+    """A `use`d file in a folder whose name holds code: the exported file, imported in a
+    fresh interpreter, builds the model and runs nothing else."""
+    folder = tmp_path / HOSTILE
+    folder.mkdir()
+    (folder / "blocks.net").write_text("block B { relu }\n")
+    (tmp_path / "lib").symlink_to(folder)
+    main = tmp_path / "main.net"
+    main.write_text('use "lib/blocks.net"\nnetwork A { input 4 B linear(2) }\n')
+    target = tmp_path / "exported.py"
+    done = subprocess.run([sys.executable, "-m", "cnndsl", "export", str(main), "-o", str(target)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    source = target.read_text(encoding="utf-8")
+    assert 'open("PWNED"' not in source.split("#")[0]
+    check = "import exported, torch; print(exported.A()(torch.zeros(1, 4)).shape)"
+    ran = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "torch.Size([1, 2])"
+    assert not (tmp_path / "PWNED").exists()
 
 
 # ---- the command ---------------------------------------------------------------------
@@ -138,8 +182,8 @@ def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path: Path, monkey
 
     monkeypatch.setattr(os, "replace", refuse)
     result = export(str(LENET), "-o", str(target))
-    assert result.exit_code == 2
-    assert "cannot write" in result.output and "Permission denied" in result.output
+    assert result.exit_code == 1
+    assert result.output.endswith(f"error: cannot write {target}: Permission denied; {target} is unchanged\n")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["lenet.py"]
 
@@ -189,3 +233,14 @@ def test_network_and_strict_options(tmp_path: Path) -> None:
     result = export(str(two), "--network", "B")
     assert result.exit_code == 0 and "class B(nn.Module):" in result.stdout
     assert export(str(two), "--network", "B", "--strict").exit_code == 1  # relu after relu warns
+
+
+@given(st.text() | st.floats() | st.integers() | st.booleans()
+       | st.tuples(st.integers(), st.floats(), st.text()))
+def test_a_literal_is_one_line_and_means_its_value(value: object) -> None:
+    source = literal(value)
+    assert len(source.splitlines()) == 1 and source.isprintable()
+    tree = ast.parse(f"# {source}\n'''{source}'''\nx = {source}\n")  # in a comment, a docstring, code
+    assert len(tree.body) == 2
+    got = eval(compile(ast.Expression(tree.body[1].value), "<literal>", "eval"), {})  # noqa: S307
+    assert got == value or (got != got and value != value) or repr(got) == repr(value)
