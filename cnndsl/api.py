@@ -204,7 +204,7 @@ def train(target: Target, data: str | None = None, *, epochs: int | None = None,
           resume: bool = False, limit: int | None = None, data_root: str | Path = "data", compile: bool = False,
           nproc: int | None = None, dist_timeout: float | None = None, network: str | None = None,
           set: Mapping[str, Value] | None = None, strict: bool = False, init: str | Path | None = None,
-          fresh: Iterable[str] = (), quiet: bool = False) -> "Run":
+          fresh: Iterable[str] = (), follow_links: bool = False, quiet: bool = False) -> "Run":
     """Train a network (a file, source text or `Network`) and return its run: the Python face
     of `cnndsl train`. The keywords are its flags (`batch_size` for `--batch-size`, `set`
     for the `--set` values, `compile` for `--compile`, `fresh` for the `--fresh` layers), with the same meanings, defaults
@@ -229,7 +229,7 @@ def train(target: Target, data: str | None = None, *, epochs: int | None = None,
         path = train_network(net, flags, console, data_root=Path(data_root), limit=limit, device=device,
                              compile=compile, out=Path(out) if out is not None else None, resume=resume,
                              nproc=nproc, timeout=dist_timeout, init=Path(init) if init is not None else None,
-                             fresh=tuple(fresh))
+                             fresh=tuple(fresh), follow_links=follow_links)
     except Interrupted as exc:
         if exc.run is not None:  # said in Python's words, not the command line's
             exc.help = f"continue with the same call plus resume=True, out={str(exc.run)!r}"

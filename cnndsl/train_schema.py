@@ -43,6 +43,15 @@ DEFAULT_SEED = 0
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.005, "adamw": 0.005}
 DEFAULT_WEIGHT_DECAY = {"sgd": 5e-4, "adam": 0.0, "adamw": 0.05}
 
+# The ranges of the whole-number settings and flags, past which PyTorch itself would fail
+# (a seed beyond 64 bits) or no run could finish (a million epochs).
+MAX_EPOCHS = 1_000_000
+MAX_BATCH_SIZE = 2**24
+MAX_SEED = 2**63 - 1
+MAX_LIMIT = 2**62           # --limit: images
+MAX_TOP_K = 1_000_000       # predict --top-k
+MAX_PROCESSES = 1024        # train --nproc
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -111,12 +120,16 @@ def read_spec(text: str) -> DataSpec | Problem:
     return DataSpec(kind)
 
 
-def _integer(minimum: int) -> Check:
+def _integer(minimum: int, maximum: int) -> Check:
     def check(name: str, value: Value) -> int | Problem:
         if isinstance(value, bool) or not isinstance(value, int):
             return Problem(f"`{name}` must be a whole number, not {show(value)}")
+        # the value may have thousands of digits: it is not printed past 64 bits
+        shown = show(value) if value.bit_length() <= 64 else f"a number of {value.bit_length()} bits"
         if value < minimum:
-            return Problem(f"`{name}` must be at least {minimum}, not {value}")
+            return Problem(f"`{name}` must be at least {minimum}, not {shown}")
+        if value > maximum:
+            return Problem(f"`{name}` must be at most {maximum:,}, not {shown}")
         return value
     return check
 
@@ -160,8 +173,8 @@ def _augment(name: str, value: Value) -> SettingValue | Problem:
 
 CHECKS: dict[str, Check] = {
     "data": _data,
-    "epochs": _integer(1),
-    "batch_size": _integer(1),
+    "epochs": _integer(1, MAX_EPOCHS),
+    "batch_size": _integer(1, MAX_BATCH_SIZE),
     "optimizer": _choice(OPTIMIZERS),
     "lr": _number(0.0, None, low_open=True),
     "momentum": _number(0.0, 1.0),
@@ -169,7 +182,7 @@ CHECKS: dict[str, Check] = {
     "schedule": _choice(SCHEDULES),
     "label_smoothing": _number(0.0, 1.0),
     "augment": _augment,
-    "seed": _integer(0),
+    "seed": _integer(0, MAX_SEED),
 }
 
 

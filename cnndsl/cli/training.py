@@ -22,6 +22,7 @@ from rich.markup import escape
 from ..compiler import CompileError
 from ..render import print_diagnostics
 from ..train.errors import Interrupted, TrainError
+from ..train_schema import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LIMIT, MAX_PROCESSES, MAX_SEED, MAX_TOP_K
 from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network, usage_error
 
 
@@ -59,6 +60,11 @@ class Format(str, Enum):
 
 DeviceOption = typer.Option(Device.auto, "--device", help="Where to run: auto picks cuda, then mps, then cpu.")
 FormatOption = typer.Option(Format.text, "--format", "-f", help="Output format.")
+FollowLinksOption = typer.Option(False, "--follow-links",
+                                 help="Let an image folder's links lead out of it (refused by default).")
+AllowChangedSourceOption = typer.Option(False, "--allow-changed-source",
+                                        help="Use the run's network source even if it was edited after training "
+                                             "(a warning instead of an error).")
 
 
 @contextmanager
@@ -111,8 +117,10 @@ def train(
     data: Optional[str] = typer.Option(
         None, "--data", "-d", help="mnist, fashion-mnist, kmnist, cifar10, cifar100, svhn, digits, "
                                    "imagefolder:PATH or fake (default: the network's train section)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", "-e", help="Passes over the training set."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Images per optimizer step."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", "-e", min=1, max=MAX_EPOCHS,
+                                         help="Passes over the training set."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, max=MAX_BATCH_SIZE,
+                                             help="Images per optimizer step."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (the peak rate under onecycle)."),
     optimizer: Optional[Optimizer] = typer.Option(None, "--optimizer", help="The optimizer."),
     momentum: Optional[float] = typer.Option(None, "--momentum", help="SGD momentum, or Adam's beta1."),
@@ -121,11 +129,13 @@ def train(
     label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", help="Label smoothing in [0, 1)."),
     augment: Optional[Augment] = typer.Option(None, "--augment", help="Augmentation; auto augments runs of 10+ "
                                                                       "epochs, flipping only photos."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling, augmentation."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, max=MAX_SEED,
+                                       help="Seed for initialisation, shuffling, augmentation."),
     device: Device = DeviceOption,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/NETWORK-TIME)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last finished epoch."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N training images."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, max=MAX_LIMIT,
+                                        help="Use only the first N training images."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from the tensors of this file (a PyTorch state "
                                                              "dict, a .safetensors file or a run directory): "
                                                              "fine-tuning.", show_default=False),
@@ -134,7 +144,8 @@ def train(
                                                                     "classifier. Repeatable.", show_default=False),
     data_root: Path = typer.Option(Path("data"), "--data-root", help="Where data sets are read and downloaded."),
     compile_: bool = typer.Option(False, "--compile", help="Compile the model with torch.compile."),
-    nproc: Optional[int] = typer.Option(None, "--nproc", min=1,
+    follow_links: bool = FollowLinksOption,
+    nproc: Optional[int] = typer.Option(None, "--nproc", min=1, max=MAX_PROCESSES,
                                         help="Train with N processes on this machine (DistributedDataParallel: one "
                                              "per GPU, or CPU processes); --batch-size stays the global batch."),
     dist_timeout: Optional[float] = typer.Option(None, "--dist-timeout", min=1.0,
@@ -156,7 +167,8 @@ def train(
         from ..train.commands.launch import train_network
 
         train_network(net, flags, console, data_root=data_root, limit=limit, device=device.value, compile=compile_,
-                      out=out, resume=resume, nproc=nproc, timeout=dist_timeout, init=init, fresh=tuple(fresh or ()))
+                      out=out, resume=resume, nproc=nproc, timeout=dist_timeout, init=init, fresh=tuple(fresh or ()),
+                      follow_links=follow_links)
 
 
 def _quiet_unless_rank_zero() -> None:
@@ -175,12 +187,15 @@ def eval_(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the data set is (default: the run's)."),
     device: Device = DeviceOption,
     format: Format = FormatOption,
+    allow_changed_source: bool = AllowChangedSourceOption,
+    follow_links: bool = FollowLinksOption,
 ) -> None:
     """Test loss, accuracy, per-class accuracy and confusion matrix of a trained run."""
     with reported_errors():
         from ..train.commands.inference import evaluation_report, load_run
 
-        report = evaluation_report(str(run_dir), load_run(run_dir, device.value, _warn), data, data_root, _log)
+        loaded = load_run(run_dir, device.value, _warn, allow_changed_source=allow_changed_source)
+        report = evaluation_report(str(run_dir), loaded, data, data_root, _log, follow_links)
         if format is Format.json:
             print(json.dumps(report))
             return
@@ -193,17 +208,18 @@ def predict(
     run_dir: Path = typer.Argument(..., help="A run directory written by `cnndsl train`.", show_default=False),
     images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, ...), or folders of them.",
                                         show_default=False),
-    top_k: int = typer.Option(3, "--top-k", "-k", help="How many classes to show per image."),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1, max=MAX_TOP_K, help="How many classes to show per image."),
     invert: bool = typer.Option(False, "--invert", help="Invert the images first (a dark digit on light paper "
                                                         "for a network trained on light digits on dark)."),
     device: Device = DeviceOption,
     format: Format = FormatOption,
+    allow_changed_source: bool = AllowChangedSourceOption,
 ) -> None:
     """The most likely classes for image files, adapted as the training images were."""
     with reported_errors():
         from ..train.commands.inference import load_run, predict_images
 
-        loaded = load_run(run_dir, device.value, _warn)
+        loaded = load_run(run_dir, device.value, _warn, allow_changed_source=allow_changed_source)
         predictions = predict_images(loaded, images, top_k, log=_log, warn=_warn, invert=invert)
         if format is Format.json:
             print(json.dumps([prediction.as_json() for prediction in predictions]))

@@ -157,10 +157,12 @@ def test_a_run_cut_short_before_completion_never_looks_finished(tiny_net: Path, 
         raise OSError("disk full")
 
     monkeypatch.setattr(session_module, "draw_results", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(TrainError, match=f"cannot write {tmp_path / 'run'}: disk full; 1 of 1 epochs are saved"):
         train(tiny_net, tmp_path / "run", data="digits", epochs=1, limit=100)
     run = RunDir(tmp_path / "run")
-    assert run.read_status()["state"] == "running" and not (run / "evaluation.json").exists()
+    status = run.read_status()
+    assert status["state"] == "failed" and status["epochs_completed"] == 1
+    assert not (run / "evaluation.json").exists()
 
 
 def test_vector_input_network_trains_on_flattened_images(tmp_path: Path) -> None:

@@ -38,14 +38,17 @@ Rebuild = Callable[[Path, str, dict], nn.Module]
 
 
 def compile_stored(source: Path, network: str, params: dict) -> nn.Module:
-    """The run's network, compiled from its stored source with its stored parameters."""
+    """The run's network, compiled from its stored source with its stored parameters (a
+    mapping, so that a parameter may have any name, `network` included)."""
     from ...backends.torch_module import build
-    from ...compiler import CompileError, check_source
+    from ...compiler import check_source
 
-    try:
-        return build(check_source(source, network, params).network())
-    except CompileError as exc:
-        raise TrainError(f"the network source stored in the run no longer compiles: {exc}") from None
+    report = check_source(source, network, params)
+    if not report.ok:
+        first = next((d for d in report.diagnostics if d.is_error), None)
+        detail = f": {first.code} {first.message}" if first is not None else ""
+        raise TrainError(f"the network source stored in the run no longer compiles{detail}")
+    return build(report.network())
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,28 @@ class LoadedRun:
     plan: DevicePlan
 
 
-def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stored) -> LoadedRun:
-    """Open a run directory and rebuild its trained model on `device`."""
+def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stored,
+             allow_changed_source: bool = False) -> LoadedRun:
+    """Open a run directory and rebuild its trained model on `device`. Every file is checked
+    first: config.json and status.json against their schema, the stored network source
+    against the SHA-256 config.json records (a changed source is refused, or only warned
+    about with `allow_changed_source`), and weights.pt and metrics.jsonl against the digests status.json records."""
     run = RunDir.open(path)
     config, status = run.read_config(), run.read_status()
+    changed = run.check_sources(config)
+    if changed:
+        what = f"{', '.join(changed)} changed after training (its SHA-256 is not the one config.json records)"
+        if not allow_changed_source:
+            raise TrainError(f"{path}: {what}", help="the weights belong to the network as it was trained: restore "
+                                                     "the file, or pass --allow-changed-source to use it anyway")
+        warn(f"{path}: {what}; using it anyway")
+    damaged = run.mismatch(status)
+    if damaged is not None:
+        raise TrainError(f"{path}: {damaged}",
+                         help=f"`cnndsl train ... --resume --out {path}` repairs the run from its checkpoint")
     if status["state"] != COMPLETE:
-        warn(f"{path} is not a finished run ({status['state']}, {status.get('epochs_completed', 0)} of "
-             f"{status.get('epochs', '?')} epochs); using the weights of its last finished epoch")
+        warn(f"{path} is not a finished run ({status['state']}, {status['epochs_completed']} of "
+             f"{status['epochs']} epochs); using the weights of its last finished epoch")
     device_plan = pick_device(device)
     network = config["network"]
     source = (run.path / network["source"]).resolve()
@@ -86,8 +104,8 @@ def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stor
                      Adaptation.from_json(config["adaptation"]), tuple(config["data"]["classes"]), device_plan)
 
 
-def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, log: Log) -> tuple[Evaluation, str,
-                                                                                                   tuple[str, ...]]:
+def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, log: Log,
+                 follow_links: bool = False) -> tuple[Evaluation, str, tuple[str, ...]]:
     """Evaluate on the test split of the run's data set, or of `data`; returns the
     evaluation, the data set's name and its class names."""
     config, stored = loaded.config, loaded.adaptation
@@ -98,7 +116,7 @@ def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, lo
                          help="point --data-root at the folder that holds the data set (or where it may be "
                               "downloaded)")
     outputs = len(loaded.classes)
-    dataset = load_dataset(spec, root, stored.target, outputs, log)
+    dataset = load_dataset(spec, root, stored.target, outputs, log, follow_links)
     if len(dataset.classes) != outputs:
         raise TrainError(f"{dataset.spec} has {len(dataset.classes)} classes, but the run's network outputs {outputs}")
     if len(dataset.test) == 0:
@@ -117,10 +135,10 @@ def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, lo
 
 
 def evaluation_report(run: str, loaded: LoadedRun, data: str | None, data_root: Path | None,
-                      log: Log) -> EvaluationReport:
+                      log: Log, follow_links: bool = False) -> EvaluationReport:
     """`evaluate_run` as `cnndsl eval` reports it: the JSON object of `--format json`, which
     displays itself as the two tables of the text output."""
-    evaluation, spec, classes = evaluate_run(loaded, data, data_root, log)
+    evaluation, spec, classes = evaluate_run(loaded, data, data_root, log, follow_links)
     name = loaded.config["network"]["name"]
     return EvaluationReport({"run": run, "network": name, "data": spec, **evaluation.as_json(classes)},
                             [results_table(evaluation, classes, f"{name} on {spec} (test set)"),

@@ -99,7 +99,7 @@ def failures_recorded(rank: int, report: Path | None = None) -> Iterator[None]:
 def train_network(net: ir.Network, flags: Mapping[str, Any], console: Console, *, data_root: Path,
                   limit: int | None, device: str, compile: bool, out: Path | None, resume: bool,
                   nproc: int | None, timeout: float | None, init: Path | None = None,
-                  fresh: tuple[str, ...] = ()) -> Path:
+                  fresh: tuple[str, ...] = (), follow_links: bool = False) -> Path:
     """`cnndsl train` and `cnndsl.train` from the checked network on: train in this process,
     or in `nproc` of them, and return the run directory. Both faces come through here, so
     an option means the same and is checked by the same rules on either."""
@@ -112,7 +112,8 @@ def train_network(net: ir.Network, flags: Mapping[str, Any], console: Console, *
     # The default run directory is named here, once, so that the caller learns it even
     # when other processes do the training.
     run = out if out is not None or resume else RunDir.default_path(net.name)
-    request = TrainRequest(net, build, flags, data_root, limit, device, compile, run, resume, init, fresh)
+    request = TrainRequest(net, build, flags, data_root, limit, device, compile, run, resume, init, fresh,
+                           follow_links)
     if nproc is not None and nproc > 1:
         launch(request, nproc, timeout)
     else:

@@ -34,8 +34,11 @@ COLUMNS = (("epoch", "epoch", "{:d}"), ("train_loss", "train loss", "{:.4f}"),
 class Run:
     """A run directory written by `cnndsl train` or `cnndsl.train`."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, allow_changed_source: bool = False) -> None:
+        """`allow_changed_source` is `--allow-changed-source` of `eval` and `predict`: use a run
+        whose stored `.net` source was edited after training (its SHA-256 no longer matches)."""
         self.path = Path(path)
+        self.allow_changed_source = allow_changed_source
         self._dir = RunDir.open(self.path)
         self.config: dict = self._dir.read_config()
         self._loaded: dict[str, "LoadedRun"] = {}
@@ -83,7 +86,8 @@ class Run:
         if device not in self._loaded:
             from .inference import load_run
 
-            self._loaded[device] = load_run(self.path, device, lambda message: warnings.warn(message, stacklevel=3))
+            self._loaded[device] = load_run(self.path, device, lambda message: warnings.warn(message, stacklevel=3),
+                                            allow_changed_source=self.allow_changed_source)
         return self._loaded[device]
 
     def model(self, device: str = "auto") -> "nn.Module":
@@ -91,13 +95,14 @@ class Run:
         return self._load(device).model
 
     def evaluate(self, data: str | None = None, data_root: str | Path | None = None,
-                 device: str = "auto") -> "EvaluationReport":
+                 device: str = "auto", follow_links: bool = False) -> "EvaluationReport":
         """Test loss, accuracy, per-class accuracy and confusion matrix on the test split of
-        the run's data set, or of `data` (what `cnndsl eval` prints)."""
+        the run's data set, or of `data` (what `cnndsl eval` prints; `follow_links` is its
+        `--follow-links`)."""
         from .inference import evaluation_report
 
         return evaluation_report(str(self.path), self._load(device), data,
-                                 Path(data_root) if data_root is not None else None, print)
+                                 Path(data_root) if data_root is not None else None, print, follow_links)
 
     def predict(self, images: "ImageInput | Sequence[ImageInput]", top_k: int = 3, device: str = "auto",
                 invert: bool = False) -> "Predictions":

@@ -39,8 +39,8 @@ from ..loop.device import DevicePlan, pick_device
 from ..loop.metrics import Evaluation
 from ..loop.settings import resolve
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
-from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, INTERRUPTED,
-                            LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir)
+from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
+                            INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir)
 from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
 from .report import epoch_bar, epoch_line, results_table
 
@@ -69,6 +69,7 @@ class TrainRequest:
     resume: bool = False
     init: Path | None = None  # --init: the weights to start from
     fresh: tuple[str, ...] = ()  # --fresh: the layers that keep their own initialisation
+    follow_links: bool = False  # --follow-links: an image folder may link out of itself
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,8 @@ class Session:
     def run(self) -> RunDir:
         request, cluster = self.request, self.cluster
         settings, spec = checked_settings(request)
+        if request.out is not None and not request.resume and cluster.is_main:
+            RunDir.check_new(request.out)  # before the data is loaded: a wrong --out costs nothing
         plan = pick_device(request.device, cluster.cuda_index)
         cluster.limit_threads(plan.device)
         with cluster.connected(plan.device):
@@ -213,7 +216,7 @@ class Session:
         self.init = initial_weights(request)
         existing = cluster.main_decides(self._open_for_resume) if request.resume else None
         dataset = cluster.in_turn(lambda: load_dataset(spec, request.data_root, net.input_shape, classes_of(net),
-                                                       self.log))
+                                                       self.log, request.follow_links))
         check_classes(net, dataset)
         train_set = dataset.train.first(request.limit) if request.limit else dataset.train
         if len(train_set) < MIN_TRAINING_IMAGES:
@@ -237,18 +240,40 @@ class Session:
         true when it holds a complete run already."""
         if existing is None:
             run = RunDir.create(self.request.out or RunDir.default_path(self.net.name))
-            run.write_sources(self.net.files)
-            run.write_config(config)
-            run.write_status(RUNNING, 0, settings.epochs)
+            try:
+                run.write_sources(self.net.files)
+                run.write_config(config)
+                run.write_status(RUNNING, 0, settings.epochs)
+            except OSError as exc:
+                raise TrainError(f"cannot write the run directory {run.path}: {exc.strerror or exc}",
+                                 help="free some space, or give --out a folder you can write") from None
             return run, False
-        problem = _mismatch(existing.read_config(), config)
+        stored = existing.read_config()
+        problem = _mismatch(stored, config)
         if problem:
             raise TrainError(f"cannot resume {existing.path}: {problem}",
                              help="resume with the same network, --set values, data, settings, --init and number of "
                                   "processes, or start a new run with another --out")
-        if existing.read_status()["state"] == COMPLETE:
-            self.log(f"{existing.path} is already complete; nothing to resume")
-            return existing, True
+        changed = existing.check_sources(stored)
+        if changed:
+            raise TrainError(f"cannot resume {existing.path}: {', '.join(changed)} changed after training (its "
+                             "SHA-256 is not the one config.json records)",
+                             help="restore the file as it was trained, or start a new run with another --out")
+        status = existing.read_status()
+        has_checkpoint = (existing / CHECKPOINT).is_file()
+        if status["epochs_completed"] > 0 and not has_checkpoint:
+            raise TrainError(f"cannot resume {existing.path}: it says {status['epochs_completed']} epochs are done, "
+                             f"but {CHECKPOINT} is missing",
+                             help="start a new run with another --out")
+        if status["state"] == COMPLETE:
+            damage = existing.damage(status)
+            if damage is None:
+                self.log(f"{existing.path} is already complete; nothing to resume")
+                return existing, True
+            if not has_checkpoint:
+                raise TrainError(f"cannot resume {existing.path}: it says complete, but {damage}, and there is no "
+                                 f"{CHECKPOINT} to repair it from", help="start a new run with another --out")
+            self.log(f"{existing.path} says complete, but {damage}; repairing it from {CHECKPOINT}")
         return existing, False
 
     def _open_for_resume(self) -> RunDir:
@@ -308,6 +333,37 @@ class Session:
 
     def _train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
                adaptation: Adaptation, augmentation: Augmentation, plan: DevicePlan) -> RunDir:
+        """Train, saving each epoch whole. Whatever stops the run (divergence, Ctrl-C, a full
+        disk, any failure), its weights, metrics and status are brought back to the last
+        epoch the checkpoint holds and the status says why it stopped: never `running`."""
+        try:
+            return self._epochs(run, settings, dataset, train_set, adaptation, augmentation, plan)
+        except Diverged as exc:
+            done, note = self._stop(run, settings, DIVERGED, str(exc))
+            kept = f"the weights of epoch {done} are kept in {run.path}" if done else "no epoch finished"
+            raise TrainError(f"training stopped: {exc}; {kept}{note}",
+                             help="lower the learning rate (--lr), or check the data for extreme values") from None
+        except KeyboardInterrupt:
+            done, note = self._stop(run, settings, INTERRUPTED, "interrupted")
+            raise Interrupted(f"interrupted; {epochs_saved(done, settings.epochs)} in {run.path}{note}", run.path,
+                              help=f"continue with the same command plus --resume --out {run.path}") from None
+        except OSError as exc:
+            reason = f"cannot write {exc.filename or run.path}: {exc.strerror or exc}"
+            done, note = self._stop(run, settings, FAILED, reason)
+            raise TrainError(f"{reason}; {epochs_saved(done, settings.epochs)} in {run.path}{note}",
+                             help=f"make room, then continue with the same command plus --resume --out {run.path}") \
+                from None
+        except torch.OutOfMemoryError:
+            done, note = self._stop(run, settings, FAILED, "out of memory")
+            raise TrainError(f"{plan.device} ran out of memory; {epochs_saved(done, settings.epochs)} in "
+                             f"{run.path}{note}", help="try a smaller --batch-size") from None
+        except BaseException as exc:
+            message = exc.message if isinstance(exc, TrainError) else f"{type(exc).__name__}: {exc}"
+            self._stop(run, settings, FAILED, message)
+            raise
+
+    def _epochs(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
+                adaptation: Adaptation, augmentation: Augmentation, plan: DevicePlan) -> RunDir:
         request, net, cluster = self.request, self.net, self.cluster
         torch.manual_seed(settings.seed)
         model = request.build_model(net).to(plan.device)
@@ -331,30 +387,24 @@ class Session:
                 if cluster.distributed:
                     trainer.set_rng_state(state["rank_rng"][cluster.rank])
                 records = list(state["metrics"])
+                if cluster.is_main:  # weights, metrics and status may lag the checkpoint (a kill between writes)
+                    run.save_weights(state["model"])
+                    run.write_metrics(records)
+                    run.write_status(RUNNING, len(records), settings.epochs)
                 self.log(f"resuming after epoch {state['epoch']} of {settings.epochs}")
         evaluation: Evaluation | None = None
-        try:
-            for epoch in range(len(records) + 1, settings.epochs + 1):
-                started = time.perf_counter()
-                with epoch_bar(self.console, epoch, settings.epochs) as bar:
-                    stats = trainer.train_epoch(epoch, bar.update)
-                evaluation = trainer.evaluate(test_split, epoch)
-                record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
-                          "test_loss": evaluation.loss, "test_accuracy": evaluation.accuracy, "lr": stats.lr,
-                          "images_per_second": stats.images_per_second, "train_seconds": stats.seconds,
-                          "seconds": time.perf_counter() - started}
-                records.append(record)
-                self._save_epoch(run, trainer, records, settings.epochs)
-                self.console.print(epoch_line(record), highlight=False)
-        except Diverged as exc:
-            self._stop(run, records, settings, DIVERGED, str(exc))
-            kept = f"the weights of epoch {len(records)} are kept in {run.path}" if records else "no epoch finished"
-            raise TrainError(f"training stopped: {exc}; {kept}",
-                             help="lower the learning rate (--lr), or check the data for extreme values") from None
-        except KeyboardInterrupt:
-            self._stop(run, records, settings, INTERRUPTED, "interrupted")
-            raise Interrupted(f"interrupted; {epochs_saved(len(records), settings.epochs)} in {run.path}", run.path,
-                              help=f"continue with the same command plus --resume --out {run.path}") from None
+        for epoch in range(len(records) + 1, settings.epochs + 1):
+            started = time.perf_counter()
+            with epoch_bar(self.console, epoch, settings.epochs) as bar:
+                stats = trainer.train_epoch(epoch, bar.update)
+            evaluation = trainer.evaluate(test_split, epoch)
+            record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
+                      "test_loss": evaluation.loss, "test_accuracy": evaluation.accuracy, "lr": stats.lr,
+                      "images_per_second": stats.images_per_second, "train_seconds": stats.seconds,
+                      "seconds": time.perf_counter() - started}
+            self._save_epoch(run, trainer, [*records, record], settings.epochs)
+            records.append(record)
+            self.console.print(epoch_line(record), highlight=False)
         final = evaluation if evaluation is not None else trainer.evaluate(test_split)
         self._finish(run, records, settings, final, dataset)
         return run
@@ -365,19 +415,29 @@ class Session:
         state = {**trainer.state_dict(), "epoch": len(records), "metrics": records}
         if self.cluster.distributed:
             state["rank_rng"] = self.cluster.gather(trainer.rng_state())
-        if not self.cluster.is_main:
-            return
-        run.save_checkpoint(state)
-        run.save_weights(trainer.model.state_dict())
-        run.write_metrics(records)
-        run.write_status(RUNNING, len(records), epochs)
+        if self.cluster.is_main:
+            run.save_epoch(state, epochs)
 
-    def _stop(self, run: RunDir, records: list[dict], settings: TrainSettings, state: str, message: str) -> None:
+    def _stop(self, run: RunDir, settings: TrainSettings, state: str, message: str) -> tuple[int, str]:
+        """Bring the run directory back to its last saved epoch (the checkpoint's) and mark it
+        `state`; returns that epoch, and a note for the message when even this could not be
+        written (a full disk). A second Ctrl-C while this writes leaves the directory for
+        `--resume` to repair."""
         if not self.cluster.is_main:
-            return
-        if records:
-            draw_curves(run, records, self.net.name, settings)
-        run.write_status(state, len(records), settings.epochs, message)
+            return 0, ""
+        try:
+            records = run.restore(state, settings.epochs, message)
+            if records:
+                draw_curves(run, records, self.net.name, settings)
+            return len(records), ""
+        except (OSError, TrainError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            try:
+                saved = run.load_checkpoint("cpu")["epoch"] if (run / CHECKPOINT).is_file() else 0
+            except TrainError:
+                saved = 0
+            return saved, (f" (but the run directory could not be updated: {reason}; it may still say "
+                           f"`{RUNNING}` until --resume repairs it)")
 
     def _finish(self, run: RunDir, records: list[dict], settings: TrainSettings, final: Evaluation,
                 dataset: Dataset) -> None:

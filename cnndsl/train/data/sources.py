@@ -31,16 +31,18 @@ def parse_spec(text: str) -> DataSpec:
     return spec
 
 
-def load_dataset(spec: DataSpec, root: Path, input_shape: tuple[int, ...], classes: int, log: Log) -> Dataset:
+def load_dataset(spec: DataSpec, root: Path, input_shape: tuple[int, ...], classes: int, log: Log,
+                 follow_links: bool = False) -> Dataset:
     """Load a data set. `input_shape` and `classes` (the network's) shape only what has no
-    size of its own: `fake` data, and images of a folder decoded to one size."""
+    size of its own: `fake` data, and images of a folder decoded to one size. An image
+    folder's links out of itself are followed only with `follow_links`."""
     if spec.kind in TORCHVISION_SETS:
         return load_torchvision(spec.kind, root, log)
     if spec.kind == "digits":
         return _digits()
     if spec.kind == "imagefolder":
         assert spec.path is not None
-        return load_image_folder(spec.path, input_shape, log)
+        return load_image_folder(spec.path, input_shape, log, follow_links)
     return _fake(input_shape, classes)
 
 

@@ -25,9 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ...atomic import atomic_torch_save, atomic_write_text
+from ...atomic import atomic_torch_save, atomic_write_text, kind_of
 from ...source import SourceFile
 from ..errors import TrainError, UsageError
+from . import schema
+from .schema import COMPLETE, DIVERGED, FAILED, INTERRUPTED, RUNNING, Invalid
+
+__all__ = ["COMPLETE", "DIVERGED", "FAILED", "INTERRUPTED", "RUNNING", "RunDir", "safe_load"]
 
 CONFIG = "config.json"
 STATUS = "status.json"
@@ -41,11 +45,23 @@ ACCURACY_PLOT = "accuracy.png"
 CONFUSION_PLOT = "confusion_matrix.png"
 SAMPLES_PLOT = "samples.png"
 
-RUNNING, COMPLETE, DIVERGED, INTERRUPTED = "running", "complete", "diverged", "interrupted"
+# The files status.json records the SHA-256 of, and under which names.
+DIGESTS = ((WEIGHTS, "weights_sha256"), (METRICS, "metrics_sha256"))
+# The most a JSON file of a run directory may hold: far more than any run writes, and a
+# bound on what a crafted file (or a link to /dev/zero) can make a reader load.
+MAX_JSON_BYTES = 64 * 2**20
 
 
 def source_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _relative_sources(files: Iterable[SourceFile]) -> list[tuple[str, SourceFile]]:
@@ -70,13 +86,34 @@ class RunDir:
 
     @staticmethod
     def create(path: Path) -> "RunDir":
-        """A new run directory; an existing non-empty folder is never overwritten."""
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            hint = "add --resume to continue it" if (path / STATUS).is_file() else "empty it first"
-            raise TrainError(f"{path} already exists and is not empty",
-                             help=f"choose another --out, or {hint}")
-        path.mkdir(parents=True, exist_ok=True)
+        """A new run directory; an existing non-empty folder is never overwritten, and
+        anything else standing at `path` (a file, a link, a device) is refused."""
+        RunDir.check_new(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a parent that is a file, no permission
+            raise TrainError(f"cannot create the run directory {path}: {exc.strerror or exc}",
+                             help="give --out a path in a folder you can write") from None
         return RunDir(path)
+
+    @staticmethod
+    def check_new(path: Path) -> None:
+        """Refuse `path` as a new run directory unless it is a new path or an empty folder
+        (checked before any work, and again when the folder is made)."""
+        try:
+            kind = kind_of(path)
+            if kind is None and path.exists():
+                kind = "a file"
+            if kind is not None and kind != "a directory":
+                raise TrainError(f"--out {path} is {kind}, not a folder",
+                                 help="give a new path or an empty folder for the run directory")
+            if kind == "a directory" and any(path.iterdir()):
+                hint = "add --resume to continue it" if (path / STATUS).is_file() else "empty it first"
+                raise TrainError(f"{path} already exists and is not empty",
+                                 help=f"choose another --out, or {hint}")
+        except OSError as exc:  # a parent that is a file, a path too long, a loop of links
+            raise TrainError(f"cannot create the run directory {path}: {exc.strerror or exc}",
+                             help="give --out a path in a folder you can write") from None
 
     @staticmethod
     def open(path: Path) -> "RunDir":
@@ -118,11 +155,37 @@ class RunDir:
 
     # json files
 
-    def _read_json(self, name: str) -> Any:
+    def _read_text(self, name: str) -> str:
+        """A file of the run directory as text: a regular file, read up to MAX_JSON_BYTES."""
+        path = self.path / name
         try:
-            return json.loads((self.path / name).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise TrainError(f"cannot read {self.path / name}: {exc}") from None
+            if kind_of(path) is not None:
+                raise TrainError(f"{path} is {kind_of(path)}, not a file written by cnndsl")
+            with path.open("rb") as stream:
+                data = stream.read(MAX_JSON_BYTES + 1)
+            if len(data) > MAX_JSON_BYTES:
+                raise TrainError(f"{path} is larger than {MAX_JSON_BYTES // 2**20} MiB, which no run writes")
+            return data.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TrainError(f"cannot read {path}: {exc}") from None
+
+    def _parse(self, name: str, text: str, check: schema.Check, line: int | None = None) -> Any:
+        where = f"{self.path / name}" + (f", line {line}" if line is not None else "")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TrainError(f"cannot read {where}: {exc}",
+                             help="the run directory is damaged; `--resume` repairs it from checkpoint.pt") from None
+        except RecursionError:
+            raise TrainError(f"cannot read {where}: it is nested too deeply to be a cnndsl file") from None
+        try:
+            schema.validate(check, data)
+        except Invalid as exc:
+            raise TrainError(f"{where}: {exc}", help="this file was not written by cnndsl, or was edited") from None
+        return data
+
+    def _read_json(self, name: str, check: schema.Check) -> Any:
+        return self._parse(name, self._read_text(name), check)
 
     def _write_json(self, name: str, data: Any) -> None:
         atomic_write_text(self.path / name, json.dumps(data, indent=2) + "\n")
@@ -131,35 +194,107 @@ class RunDir:
         self._write_json(CONFIG, config)
 
     def read_config(self) -> dict:
-        config = self._read_json(CONFIG)
-        if not isinstance(config, dict) or "network" not in config or "adaptation" not in config:
-            raise TrainError(f"{self.path / CONFIG} is not a cnndsl run configuration")
-        return config
+        return self._read_json(CONFIG, schema.CONFIG)
 
     def write_status(self, state: str, epochs_done: int, epochs: int, message: str | None = None) -> None:
+        """The run's state, with the SHA-256 of `weights.pt` and `metrics.jsonl` (null when
+        there are none yet): the status names the very files it describes, so a reader can
+        tell when a kill between two writes left one of them ahead of the status."""
+        digests = {key: file_digest(self.path / name) if (self.path / name).is_file() else None
+                   for name, key in DIGESTS}
         self._write_json(STATUS, {"state": state, "epochs_completed": epochs_done, "epochs": epochs,
-                                  "message": message, "updated": datetime.now(timezone.utc).isoformat()})
+                                  "message": message, **digests, "updated": datetime.now(timezone.utc).isoformat()})
 
     def read_status(self) -> dict:
-        status = self._read_json(STATUS)
-        if not isinstance(status, dict) or "state" not in status:
-            raise TrainError(f"{self.path / STATUS} is not a cnndsl run status")
-        return status
+        return self._read_json(STATUS, schema.STATUS)
 
     def write_metrics(self, records: list[dict]) -> None:
         atomic_write_text(self.path / METRICS, "".join(json.dumps(record) + "\n" for record in records))
 
     def read_metrics(self) -> list[dict]:
-        path = self.path / METRICS
-        if not path.is_file():
+        if not (self.path / METRICS).exists():
             return []
-        try:
-            return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise TrainError(f"cannot read {path}: {exc}") from None
+        lines = self._read_text(METRICS).splitlines()
+        return [self._parse(METRICS, line, schema.METRICS_RECORD, number)
+                for number, line in enumerate(lines, 1) if line.strip()]
 
     def write_evaluation(self, evaluation: dict) -> None:
         self._write_json(EVALUATION, evaluation)
+
+    # integrity
+
+    def check_sources(self, config: dict) -> list[str]:
+        """The stored network files whose SHA-256 differs from the one config.json records
+        (or that are missing, or lie outside the run directory)."""
+        changed = []
+        root = self.path.resolve()
+        for relative, digest in config["network"]["sources"].items():
+            path = (self.path / SOURCE_DIR / relative).resolve()
+            try:
+                text = path.read_text(encoding="utf-8") if path.is_relative_to(root) and path.is_file() else None
+            except (OSError, UnicodeDecodeError):
+                text = None
+            if text is None or source_digest(text) != digest:
+                changed.append(f"{SOURCE_DIR}/{relative}")
+        return changed
+
+    def mismatch(self, status: dict) -> str | None:
+        """Why `weights.pt` or `metrics.jsonl` is not the file `status.json` describes, or
+        None when both are (a status from an older cnndsl records no digests: not checked)."""
+        for name, key in DIGESTS:
+            if key not in status:
+                continue
+            path = self.path / name
+            digest = file_digest(path) if path.is_file() else None
+            if digest != status[key]:
+                if digest is None:
+                    return f"{name} is missing"
+                if status[key] is None:
+                    return f"{name} is there, but status.json records no finished epoch"
+                return f"{name} is not the one status.json records for epoch {status['epochs_completed']}"
+        return None
+
+    def damage(self, status: dict) -> str | None:
+        """What is wrong with a run that says it is complete, or None: the weights must be
+        the recorded ones, metrics.jsonl must hold every epoch, the evaluation must exist."""
+        problem = self.mismatch(status)
+        if problem is not None:
+            return problem
+        try:
+            epochs = [record["epoch"] for record in self.read_metrics()]
+        except TrainError as exc:
+            return exc.message
+        if epochs != list(range(1, status["epochs_completed"] + 1)):
+            return f"{METRICS} holds epochs {epochs or 'none'}, not 1 to {status['epochs_completed']}"
+        if not (self.path / EVALUATION).is_file():
+            return f"{EVALUATION} is missing"
+        return None
+
+    def save_epoch(self, checkpoint: dict, epochs: int) -> None:
+        """Everything an epoch leaves, in an order that never lies: the checkpoint first (it
+        is what `--resume` and `restore` read, so it decides which epoch is saved), then the
+        weights and metrics taken from it, then the status, which names the weights' digest."""
+        self.save_checkpoint(checkpoint)
+        self.save_weights(checkpoint["model"])
+        self.write_metrics(checkpoint["metrics"])
+        self.write_status(RUNNING, checkpoint["epoch"], epochs)
+
+    def restore(self, state: str, epochs: int, message: str | None = None) -> list[dict]:
+        """Make weights, metrics and status describe the last epoch the checkpoint holds (the
+        checkpoint is written first, so it is the last epoch saved whole); returns that
+        epoch's metrics records. With no checkpoint no epoch is saved: weights and metrics
+        are removed."""
+        if (self.path / CHECKPOINT).is_file():
+            checkpoint = self.load_checkpoint("cpu")
+            self.save_weights(checkpoint["model"])
+            records = list(checkpoint["metrics"])
+            self.write_metrics(records)
+        else:
+            for name in (WEIGHTS, METRICS):
+                (self.path / name).unlink(missing_ok=True)
+            records = []
+        self.write_status(state, len(records), epochs, message)
+        return records
 
     # tensors
 
@@ -176,9 +311,16 @@ class RunDir:
         return weights
 
     def load_checkpoint(self, device: Any) -> dict:
-        state = safe_load(self.path / CHECKPOINT, device)
-        if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "epoch"} <= set(state):
-            raise TrainError(f"{self.path / CHECKPOINT} is not a cnndsl checkpoint")
+        path = self.path / CHECKPOINT
+        state = safe_load(path, device)
+        if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "epoch", "metrics"} <= set(state):
+            raise TrainError(f"{path} is not a cnndsl checkpoint")
+        try:
+            schema.validate(schema.CHECKPOINT, state)
+        except Invalid as exc:
+            raise TrainError(f"{path}: {exc}") from None
+        if [r["epoch"] for r in state["metrics"]] != list(range(1, state["epoch"] + 1)):
+            raise TrainError(f"{path}: its metrics do not run from epoch 1 to its epoch {state['epoch']}")
         return state
 
 
