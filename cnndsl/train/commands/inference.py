@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ... import ir
 from ...train_schema import TORCHVISION_SETS, TrainSettings
 from ..data.adapt import Adaptation, Normaliser, geometry, plan
 from ..data.batches import DeviceSplit
@@ -23,6 +24,7 @@ from ..data.images import Log
 from ..data.sources import load_dataset, parse_spec
 from ..errors import TrainError, UsageError
 from ..loop.device import DevicePlan, pick_device
+from ..loop.memory import check_fits, inference_need
 from ..loop.metrics import Evaluation
 from ..loop.recipe import build_criterion
 from ..loop.trainer import evaluate, model_inputs
@@ -34,13 +36,12 @@ if TYPE_CHECKING:
 
 EVAL_BATCH_SIZE = 256
 
-Rebuild = Callable[[Path, str, dict], nn.Module]
+Rebuild = Callable[[ir.Network], nn.Module]
 
 
-def compile_stored(source: Path, network: str, params: dict) -> nn.Module:
-    """The run's network, compiled from its stored source with its stored parameters (a
+def stored_network(source: Path, network: str, params: dict) -> ir.Network:
+    """The run's network, checked from its stored source with its stored parameters (a
     mapping, so that a parameter may have any name, `network` included)."""
-    from ...backends.torch_module import build
     from ...compiler import check_source
 
     report = check_source(source, network, params)
@@ -48,12 +49,19 @@ def compile_stored(source: Path, network: str, params: dict) -> nn.Module:
         first = next((d for d in report.diagnostics if d.is_error), None)
         detail = f": {first.code} {first.message}" if first is not None else ""
         raise TrainError(f"the network source stored in the run no longer compiles{detail}")
-    return build(report.network())
+    return report.network()
+
+
+def compile_stored(net: ir.Network) -> nn.Module:
+    from ...backends.torch_module import build
+
+    return build(net)
 
 
 @dataclass(frozen=True)
 class LoadedRun:
     run: RunDir
+    net: ir.Network
     config: dict
     settings: TrainSettings
     model: nn.Module
@@ -90,7 +98,8 @@ def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stor
     if not source.is_relative_to(run.path.resolve()) or not source.is_file():
         raise TrainError(f"{run.path}: the network source {network['source']} is missing from the run directory")
     params = {name: tuple(value) if isinstance(value, list) else value for name, value in network["params"].items()}
-    model = rebuild(source, network["name"], params)
+    net = stored_network(source, network["name"], params)
+    model = rebuild(net)
     weights = run.load_weights(device_plan.device)
     try:
         model.load_state_dict(weights)
@@ -100,7 +109,7 @@ def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stor
     model.to(device_plan.device).eval()
     if device_plan.channels_last:
         model.to(memory_format=torch.channels_last)
-    return LoadedRun(run, config, TrainSettings.from_json(config["settings"]), model,
+    return LoadedRun(run, net, config, TrainSettings.from_json(config["settings"]), model,
                      Adaptation.from_json(config["adaptation"]), tuple(config["data"]["classes"]), device_plan)
 
 
@@ -123,6 +132,8 @@ def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, lo
         raise TrainError(f"the test split of {dataset.spec} is empty")
     plan(dataset.image_shape, stored.target)
     adaptation = Adaptation(dataset.image_shape, stored.target, stored.mean, stored.std)
+    check_fits(inference_need(loaded.net, EVAL_BATCH_SIZE), loaded.plan.device,
+               f"evaluating in batches of {EVAL_BATCH_SIZE}", "evaluate on a machine with more memory")
     split = DeviceSplit(dataset.test, adaptation, loaded.plan.device)
     normaliser = Normaliser(adaptation, loaded.plan.device)
 
@@ -265,6 +276,8 @@ def predict_images(loaded: LoadedRun, images: ImageInput | Sequence[ImageInput],
     items: list[ImageInput] = []
     for item in single_images(images):
         items.extend(image_files([Path(item)], log) if isinstance(item, (str, Path)) else [item])
+    check_fits(inference_need(loaded.net, len(items)), loaded.plan.device, f"predicting {len(items):,} images at once",
+               "give fewer images per call")
     adaptation = loaded.adaptation
     channels, height, width = adaptation.source
     arrays = np.stack([_decode(item, pil_mode(channels), (height, width)) for item in items])

@@ -36,6 +36,7 @@ from ..data.sources import load_dataset, parse_spec
 from ..distributed.cluster import Cluster
 from ..errors import Interrupted, TrainError, epochs_saved
 from ..loop.device import DevicePlan, pick_device
+from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
 from ..loop.settings import resolve
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
@@ -206,7 +207,12 @@ class Session:
         settings, spec = checked_settings(request)
         if request.out is not None and not request.resume and cluster.is_main:
             RunDir.check_new(request.out)  # before the data is loaded: a wrong --out costs nothing
-        plan = pick_device(request.device, cluster.cuda_index)
+        seeded = request.flags.get("seed") is not None or "seed" in request.net.train
+        plan = pick_device(request.device, cluster.cuda_index, deterministic=seeded)
+        batch = max(settings.batch_size // cluster.world_size, 1)
+        check_fits(training_need(request.net, batch, settings.optimizer), plan.device,
+                   f"training {request.net.name} in batches of {batch}",
+                   "use a smaller --batch-size, or a smaller network (`cnndsl summary` shows where the memory goes)")
         cluster.limit_threads(plan.device)
         with cluster.connected(plan.device):
             return self._prepare(settings, spec, plan)
@@ -353,7 +359,7 @@ class Session:
             raise TrainError(f"{reason}; {epochs_saved(done, settings.epochs)} in {run.path}{note}",
                              help=f"make room, then continue with the same command plus --resume --out {run.path}") \
                 from None
-        except torch.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError:
             done, note = self._stop(run, settings, FAILED, "out of memory")
             raise TrainError(f"{plan.device} ran out of memory; {epochs_saved(done, settings.epochs)} in "
                              f"{run.path}{note}", help="try a smaller --batch-size") from None

@@ -1,7 +1,13 @@
 """Where training runs, and what that device is good at.
 
-On CUDA the data set lives in GPU memory, the forward pass runs under bf16 autocast and
-convolutions use the channels-last layout that tensor cores prefer. On the CPU, training
+On CUDA the forward pass runs under autocast, in bf16 where the GPU computes it natively
+(compute capability 8.0 and later: `is_bf16_supported()` alone also counts GPUs that only
+emulate it, slowly) and in fp16 with a gradient scaler on older GPUs; convolutions use the
+channels-last layout that tensor cores prefer. When the run asks for a seed (`--seed`, or
+`seed` in the train section), CUDA is made deterministic: cuDNN's autotuner and TF32 off,
+`torch.use_deterministic_algorithms`, and the cuBLAS workspace setting it needs, so that a
+resumed run takes exactly the steps of an uninterrupted one; without, the autotuner and TF32
+are on, for speed. On the CPU, training
 stays in float32, also channels-last (oneDNN's convolutions are faster in that layout), and
 the C allocator is told to keep freed memory, because every step allocates and frees the
 same activation buffers and handing them back to the kernel costs a page fault per page
@@ -12,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import ContextManager
 
@@ -28,6 +36,12 @@ class DevicePlan:
     device: torch.device
     autocast_dtype: torch.dtype | None
     channels_last: bool
+    deterministic: bool = False
+
+    @property
+    def scales_gradients(self) -> bool:
+        """fp16 autocast needs a gradient scaler (its range is too small for small gradients)."""
+        return self.autocast_dtype is torch.float16
 
     def autocast(self) -> ContextManager:
         if self.autocast_dtype is None:
@@ -36,7 +50,9 @@ class DevicePlan:
 
     def describe(self) -> str:
         extras = ([f"{str(self.autocast_dtype).removeprefix('torch.')} autocast"] if self.autocast_dtype else []) + \
-                 (["channels-last"] if self.channels_last else [])
+                 (["gradient scaling"] if self.scales_gradients else []) + \
+                 (["channels-last"] if self.channels_last else []) + \
+                 (["deterministic"] if self.deterministic and self.device.type == "cuda" else [])
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
         return name + (f" ({', '.join(extras)})" if extras else "")
 
@@ -66,10 +82,39 @@ def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
-def pick_device(choice: str, cuda_index: int | None = None) -> DevicePlan:
+# cuBLAS needs a fixed workspace to be deterministic (PyTorch's reproducibility notes).
+CUBLAS_WORKSPACE = ":4096:8"
+# bf16 is native from compute capability 8.0 (Ampere) on.
+BF16_NATIVE_CAPABILITY = 8
+
+
+def cuda_autocast_dtype() -> torch.dtype:
+    """bf16 where the current GPU computes it natively, else fp16 (with a gradient scaler)."""
+    try:
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # PyTorch before 2.4 has no `including_emulation`
+        native = torch.cuda.get_device_capability()[0] >= BF16_NATIVE_CAPABILITY
+    return torch.bfloat16 if native else torch.float16
+
+
+def make_cuda_deterministic(deterministic: bool) -> None:
+    """Deterministic kernels, or the fastest ones. Operations PyTorch has no deterministic
+    CUDA kernel for (the backward pass of adaptive pooling, say) still run, without a warning
+    each time: the docs name them as what may still differ."""
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cuda.matmul.allow_tf32 = not deterministic
+    torch.backends.cudnn.allow_tf32 = not deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+        warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
+def pick_device(choice: str, cuda_index: int | None = None, deterministic: bool = False) -> DevicePlan:
     """The device `--device` asks for; `auto` prefers CUDA, then MPS, then the CPU. One of
     several processes on a machine passes its `cuda_index` (its local rank) to get a GPU of
-    its own."""
+    its own. `deterministic` (a seed was asked for) makes CUDA deterministic."""
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
     if choice == "cuda":
@@ -81,11 +126,9 @@ def pick_device(choice: str, cuda_index: int | None = None) -> DevicePlan:
                                  f"{torch.cuda.device_count()}",
                                  help="start at most one process per GPU (--nproc, or torchrun's --nproc-per-node)")
             torch.cuda.set_device(cuda_index)
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        make_cuda_deterministic(deterministic)
         device = torch.device("cuda", torch.cuda.current_device())
-        return DevicePlan(device, torch.bfloat16 if torch.cuda.is_bf16_supported() else None, True)
+        return DevicePlan(device, cuda_autocast_dtype(), True, deterministic)
     if choice == "mps":
         if not _mps_available():
             raise TrainError("--device mps: the Apple GPU backend is not available here",

@@ -74,17 +74,17 @@ def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], split: DeviceSplit
     rank of `cluster` evaluates its part, and the results are combined. The caller puts the
     model in eval mode."""
     part = cluster.part(len(split))
-    loss_sum = torch.zeros((), device=split.labels.device)
+    loss_sum = torch.zeros((), device=split.device)
     predictions = []
     with torch.inference_mode(), plan.autocast():
         for start in range(part.start, part.stop, batch_size):
             batch = slice(start, min(start + batch_size, part.stop))
             logits = forward(inputs(split, batch)).float()
-            targets = split.labels[batch]
+            targets = split.labels_at(batch)
             loss_sum += criterion(logits, targets) * targets.shape[0]
             predictions.append(logits.argmax(dim=1))
-    predicted = torch.cat(predictions) if predictions else split.labels.new_empty(0)
-    confusion = cluster.sum(confusion_matrix(split.labels[part.start:part.stop], predicted, classes))
+    predicted = torch.cat(predictions) if predictions else split.labels.new_empty(0, device=split.device)
+    confusion = cluster.sum(confusion_matrix(split.labels_at(slice(part.start, part.stop)), predicted, classes))
     if cluster.distributed:
         predicted = torch.tensor([p for ps in cluster.gather(predicted.tolist()) for p in ps], dtype=torch.int64)
     return Evaluation(cluster.sum(loss_sum).item() / max(len(split), 1), confusion, predicted.cpu())
@@ -115,6 +115,9 @@ class Trainer:
         self.scheduler = build_schedule(self.optimizer, settings, self.steps_per_epoch)
         self.criterion = build_criterion(settings)
         self.generator = torch.Generator().manual_seed(settings.seed)
+        # fp16 autocast (GPUs without native bf16) scales the loss so that small gradients
+        # survive; elsewhere the scaler does nothing.
+        self.scaler = torch.amp.GradScaler(plan.device.type, enabled=plan.scales_gradients)
 
     def inputs(self, split: DeviceSplit, index: torch.Tensor | slice, positions: slice | None = None) -> torch.Tensor:
         """Normalised float inputs for the samples at `index`; augmented when `positions`
@@ -134,20 +137,21 @@ class Trainer:
         order = torch.randperm(len(split), generator=self.generator).to(split.labels.device)
         if self.augmenter.augmentation.active:
             self.augmenter.draw(len(split), self.generator)
-        loss_sum = torch.zeros((), device=split.labels.device)
-        correct = torch.zeros((), dtype=torch.int64, device=split.labels.device)
+        loss_sum = torch.zeros((), device=split.device)
+        correct = torch.zeros((), dtype=torch.int64, device=split.device)
         start = last_check = time.perf_counter()
         for step in range(steps):
             positions = slice(step * size + share.start, step * size + share.stop)
             index = order[positions]
-            inputs, targets = self.inputs(split, index, positions), split.labels.index_select(0, index)
+            inputs, targets = self.inputs(split, index, positions), split.labels_at(index)
             with self.plan.autocast():
                 logits = self.forward(inputs)
                 loss = self.criterion(logits, targets)
             self.optimizer.zero_grad(set_to_none=True)
-            (loss if self.loss_weight == 1.0 else loss * self.loss_weight).backward()
+            self.scaler.scale(loss if self.loss_weight == 1.0 else loss * self.loss_weight).backward()
             lr = self.optimizer.param_groups[0]["lr"]
-            self.optimizer.step()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             self.scheduler.step()
             loss_sum += loss.detach() * targets.shape[0]
             correct += (logits.detach().argmax(dim=1) == targets).sum()
@@ -192,6 +196,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
+            "scaler": self.scaler.state_dict(),
             **self.rng_state(),
         }
 
@@ -209,6 +214,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"].cpu())
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.set_rng_state(state)
 
     def set_rng_state(self, state: dict) -> None:
