@@ -190,7 +190,8 @@ def test_a_failing_worker_stops_the_job_and_the_run_resumes_exactly(norm_runs: P
     assert "worker 1 of 2 failed: RuntimeError: injected failure in rank 1, epoch 2" in failed.stderr
     assert "Traceback" not in failed.stderr + failed.stdout
     cut = RunDir(norm_runs / "work" / "cut")
-    assert len(cut.read_metrics()) == 1 and cut.read_status()["state"] == "running"
+    status = cut.read_status()  # `failed`, or `running` when the launcher stopped rank 0 before it could say so
+    assert len(cut.read_metrics()) == 1 and status["state"] in ("failed", "running") and cut.mismatch(status) is None
 
     resumed = cnndsl_train(norm_runs, net, *NORM_RUN, "--out", "cut", "--nproc", "2", "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -207,7 +208,7 @@ def test_a_stalled_worker_is_given_up_after_the_timeout(tmp_path: Path) -> None:
                           "--dist-timeout", "4", hooks={"stall": {"rank": 1, "epoch": 1}})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "worker 0 of 2 failed: RuntimeError:" in result.stderr and "--dist-timeout" in result.stderr
-    assert RunDir(tmp_path / "work" / "run").read_status()["state"] == "running"
+    assert RunDir(tmp_path / "work" / "run").read_status()["state"] in ("failed", "running")
 
 
 def test_the_cluster_comes_from_torchrun_s_variables(monkeypatch: pytest.MonkeyPatch) -> None:
