@@ -232,14 +232,14 @@ def convtranspose_rule(ctx: ShapeContext) -> Shape | None:
     return (channels, dims[0], dims[1])
 
 
-def _pool_padding_ok(ctx: ShapeContext, kernel: tuple[int, int], padding: tuple[int, int],
-                     dilation: tuple[int, int]) -> bool:
+def _pool_padding_ok(ctx: ShapeContext, kernel: tuple[int, int], padding: tuple[int, int]) -> bool:
+    """PyTorch pads a pooling window by at most half its kernel (rounded down), whatever the
+    dilation: a wider effective window does not allow more padding."""
     for i in range(2):
-        effective = dilation[i] * (kernel[i] - 1) + 1
-        if padding[i] * 2 > effective:
-            ctx.fail("E0106", f"padding {padding[i]} is more than half the {effective}-wide window",
+        if padding[i] > kernel[i] // 2:
+            ctx.fail("E0106", f"padding {padding[i]} is more than half the kernel {kernel[i]}",
                      "padding", "too much padding",
-                     help=f"use padding at most {effective // 2}")
+                     help=f"use padding at most {kernel[i] // 2}")
             return False
     return True
 
@@ -250,7 +250,7 @@ def pool_rule(ctx: ShapeContext) -> Shape | None:
     kernel = _pair(a["kernel"])
     stride = _pair(a["stride"] if a["stride"] is not None else a["kernel"])
     padding, dilation = _pair(a["padding"]), _pair(a.get("dilation", 1))
-    if not _pool_padding_ok(ctx, kernel, padding, dilation):
+    if not _pool_padding_ok(ctx, kernel, padding):
         return None
     ceil = cast(bool, a["ceil"])  # a bool parameter, checked by coerce
     dims = [_window_axis(ctx, i, (h, w)[i], kernel[i], stride[i], padding[i], dilation[i], ceil)

@@ -90,7 +90,7 @@ def brute_force_windows(size: int, kernel: int, stride: int, padding: int, dilat
        padding=st.integers(0, 3), dilation=st.integers(1, 3), ceil=st.booleans())
 def test_pool_formula_matches_enumeration(size, kernel, stride, padding, dilation, ceil) -> None:
     reach = dilation * (kernel - 1) + 1
-    assume(2 * padding <= reach and reach <= size + 2 * padding)
+    assume(padding <= kernel // 2 and reach <= size + 2 * padding)
     source = f"maxpool(({kernel}, 1), ({stride}, 1), ({padding}, 0), ({dilation}, 1), {str(ceil).lower()})"
     assert out_shape(source, f"1x{size}x1")[1] == brute_force_windows(size, kernel, stride, padding, dilation, ceil)
 

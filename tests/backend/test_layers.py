@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 from torch import nn
 
 import cnndsl
@@ -92,3 +93,21 @@ def test_pool_stride_defaults_to_the_kernel() -> None:
 def test_arguments_reach_the_module(statement: str, attribute: str, value: float) -> None:
     _, model = _compile(statement, "4x3x3")
     assert getattr(model[0], attribute) == value
+
+
+@settings(max_examples=120, deadline=None)
+@given(kind=st.sampled_from(["maxpool", "avgpool"]), kernel=st.integers(1, 5), padding=st.integers(0, 3),
+       dilation=st.integers(1, 3))
+def test_pool_padding_is_refused_exactly_where_pytorch_refuses_it(kind: str, kernel: int, padding: int,
+                                                                    dilation: int) -> None:
+    """E0106 for a pooling padding PyTorch rejects, nothing for one it takes (dilation
+    widens the window, not the padding PyTorch allows)."""
+    dilated = f", dilation={dilation}" if kind == "maxpool" else ""
+    report = cnndsl.check(f"network P {{ input 1x24x24 {kind}({kernel}, 1, padding={padding}{dilated}) }}")
+    module = nn.MaxPool2d(kernel, 1, padding, dilation) if kind == "maxpool" else nn.AvgPool2d(kernel, 1, padding)
+    try:
+        module(torch.zeros(1, 1, 24, 24))
+        accepted = True
+    except RuntimeError:
+        accepted = False
+    assert ("E0106" not in {d.code for d in report.diagnostics}) == accepted

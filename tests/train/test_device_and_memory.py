@@ -14,16 +14,21 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnndsl.train.commands import session
 from cnndsl.train.data import batches
 from cnndsl.train.data.adapt import adaptation_for
 from cnndsl.train.data.batches import DeviceSplit, fits_on_device
 from cnndsl.train.data.images import ImageSet
 from cnndsl.train.errors import TrainError
 from cnndsl.train.loop import device as device_module, memory
-from cnndsl.train.loop.device import DevicePlan, cuda_autocast_dtype, pick_device
+from cnndsl.train.loop.device import DevicePlan, cuda_autocast_dtype, pick_device, tf32_switches
 
 from .conftest import TINY_NET
 from .helpers import deterministic, train, weights
+
+
+def tf32_allowed() -> bool:
+    return all(getattr(switch, name) in (True, "tf32") for switch, name in tf32_switches())
 
 
 @pytest.fixture()
@@ -33,9 +38,10 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU")
-    for flags, name in ((torch.backends.cudnn, "benchmark"), (torch.backends.cudnn, "deterministic"),
-                        (torch.backends.cudnn, "allow_tf32"), (torch.backends.cuda.matmul, "allow_tf32")):
-        monkeypatch.setattr(flags, name, getattr(flags, name))
+    switches = ((torch.backends.cudnn, "benchmark"), (torch.backends.cudnn, "deterministic"), *tf32_switches())
+    # saved and put back by hand: PyTorch's precision objects answer getattr and setattr
+    # through hooks that monkeypatch's own bookkeeping does not see
+    saved = [(switch, name, getattr(switch, name)) for switch, name in switches]
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
 
     def gpu(capability: tuple[int, int]) -> None:
@@ -45,6 +51,8 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch):
 
     yield gpu
     torch.use_deterministic_algorithms(False)
+    for switch, name, value in saved:
+        setattr(switch, name, value)
 
 
 @pytest.mark.parametrize(("capability", "dtype"), [((9, 0), torch.bfloat16), ((8, 0), torch.bfloat16),
@@ -70,7 +78,7 @@ def test_a_seed_makes_cuda_deterministic(fake_gpu) -> None:
     plan = pick_device("cuda", deterministic=True)
     assert plan.deterministic and "deterministic" in plan.describe()
     assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
-    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    assert not tf32_allowed()
     assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == device_module.CUBLAS_WORKSPACE
 
@@ -79,7 +87,7 @@ def test_without_a_seed_cuda_is_fast(fake_gpu) -> None:
     fake_gpu((9, 0))
     plan = pick_device("cuda", deterministic=False)
     assert not plan.deterministic and "deterministic" not in plan.describe()
-    assert torch.backends.cudnn.benchmark and torch.backends.cuda.matmul.allow_tf32
+    assert torch.backends.cudnn.benchmark and tf32_allowed()
     assert not torch.are_deterministic_algorithms_enabled()
 
 
@@ -91,7 +99,7 @@ def test_a_seed_in_the_flags_or_the_section_asks_for_determinism(tmp_path: Path,
         asked.append(deterministic)
         return real(choice, cuda_index, deterministic)
 
-    monkeypatch.setattr("cnndsl.train.commands.session.pick_device", spy)
+    monkeypatch.setattr(session, "pick_device", spy)
     net = tmp_path / "tiny.net"
     net.write_text(TINY_NET)
     train(net, tmp_path / "a", data="fake", epochs=1)

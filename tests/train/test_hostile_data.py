@@ -103,9 +103,12 @@ def test_integer_flags_out_of_range_are_usage_errors(tmp_path: Path, flag: str, 
     assert not (tmp_path / "run").exists()
 
 
-def test_a_seed_past_64_bits_in_a_train_section_is_a_diagnostic(tmp_path: Path) -> None:
+def test_a_seed_past_64_bits_is_a_diagnostic_in_a_file_and_a_usage_error_as_a_flag(tmp_path: Path) -> None:
     net = tmp_path / "tiny.net"
     net.write_text(TINY_NET.replace("    linear(classes)\n", f"    linear(classes)\n    train {{ seed = {2**64} }}\n"))
     done = cnndsl("check", net)
-    assert done.returncode == 1
-    assert f"`seed` must be at most {2**63 - 1:,}, not a number of 65 bits" in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error[E0038]: integer literal of 20 digits is out of range" in done.stderr
+    net.write_text(TINY_NET)
+    flag = cnndsl("train", net, "--data", "digits", "--seed", str(2**64))
+    assert flag.returncode == 2 and "Traceback" not in flag.stderr and "--seed" in flag.stderr

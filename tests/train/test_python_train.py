@@ -129,8 +129,8 @@ def test_options_are_checked_as_the_flags_are(tmp_path: Path) -> None:
     net = tmp_path / "tiny.net"
     net.write_text(TINY_NET)
     with pytest.raises(TrainError) as caught:
-        cnndsl.train(net, data="digits", epochs=0, quiet=True)
-    code, output = cli("train", net, "--data", "digits", "--epochs", "0")
+        cnndsl.train(net, data="digits", lr=-1.0, quiet=True)
+    code, output = cli("train", net, "--data", "digits", "--lr", "-1")
     assert code == caught.value.exit_code == 1 and caught.value.message in " ".join(output.split())
     with pytest.raises(TrainError, match="unknown device `tpu`"):
         cnndsl.train(net, data="digits", device="tpu", quiet=True, out=tmp_path / "tpu")

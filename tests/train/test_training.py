@@ -157,7 +157,7 @@ def test_a_run_cut_short_before_completion_never_looks_finished(tiny_net: Path, 
         raise OSError("disk full")
 
     monkeypatch.setattr(session_module, "draw_results", fail)
-    with pytest.raises(TrainError, match=f"cannot write {tmp_path / 'run'}: disk full; 1 of 1 epochs are saved"):
+    with pytest.raises(TrainError, match=f"cannot write {tmp_path / 'run'}: disk full; 1 of 1 epochs is saved"):
         train(tiny_net, tmp_path / "run", data="digits", epochs=1, limit=100)
     run = RunDir(tmp_path / "run")
     status = run.read_status()

@@ -12,7 +12,6 @@ decides (the run directory, a checkpoint to resume from) is sent to the others.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,7 +40,7 @@ from ..loop.metrics import Evaluation
 from ..loop.settings import resolve
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
-                            INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir)
+                            INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
 from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
 from .report import epoch_bar, epoch_line, results_table
 
@@ -96,15 +95,7 @@ def initial_weights(request: TrainRequest) -> Init | None:
         shapes = request.build_model(request.net)
     state = fitted_state(shapes, request.init, request.fresh)
     path = file_weights(request.init).resolve()
-    return Init(state, path, file_sha256(path), request.fresh)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return Init(state, path, file_digest(path), request.fresh)
 
 
 def json_value(value: Any) -> Any:

@@ -97,14 +97,28 @@ def cuda_autocast_dtype() -> torch.dtype:
     return torch.bfloat16 if native else torch.float16
 
 
+def tf32_switches() -> tuple[tuple[object, str], tuple[object, str]]:
+    """The two settings that allow TF32 in matmuls and in convolutions: `fp32_precision`
+    where PyTorch has it (2.9 on, where mixing it with the older `allow_tf32` flags is an
+    error), else the `allow_tf32` flags."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        return (torch.backends.cuda.matmul, "fp32_precision"), (conv, "fp32_precision")
+    return (torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32")
+
+
+def set_tf32(allowed: bool) -> None:
+    for switch, name in tf32_switches():
+        setattr(switch, name, ("tf32" if allowed else "ieee") if name == "fp32_precision" else allowed)
+
+
 def make_cuda_deterministic(deterministic: bool) -> None:
     """Deterministic kernels, or the fastest ones. Operations PyTorch has no deterministic
     CUDA kernel for (the backward pass of adaptive pooling, say) still run, without a warning
     each time: the docs name them as what may still differ."""
     torch.backends.cudnn.benchmark = not deterministic
     torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cuda.matmul.allow_tf32 = not deterministic
-    torch.backends.cudnn.allow_tf32 = not deterministic
+    set_tf32(not deterministic)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
         warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
