@@ -17,15 +17,25 @@ import torch. In IPython or Jupyter, `%load_ext cnndsl` adds the `%%cnndsl` cell
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# OpenMP's threads (PyTorch's CPU kernels run on them) wait for their next piece of work by
+# spinning, for about as long as a small convolution takes. When the machine has more busy
+# threads than cores, a spinning thread holds the core that the thread it waits for needs,
+# and every parallel region waits a scheduler slice: a LeNet-5 training step on two shared
+# cores took 0.5-0.8 s spinning and 8-18 ms sleeping (README, "Speed, measured"). OpenMP reads
+# this once, when PyTorch is loaded, so it is set here, before anything of cnndsl imports
+# torch; a value the user has set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The training subpackage is imported before the function `train` is bound below: the
 # function then stays `cnndsl.train` (a subpackage imported later would take the name).
-from .train.commands.run import Run
-from .api import Diagram, Network, SummaryInfo, compile, diagram, load, load_weights, summary, train
-from .compiler import CompileError, Report, check
-from .errors import Error
-from .version import __version__
+from .train.commands.run import Run  # noqa: E402
+from .api import Diagram, Network, SummaryInfo, compile, diagram, load, load_weights, summary, train  # noqa: E402
+from .compiler import CompileError, Report, check  # noqa: E402
+from .errors import Error  # noqa: E402
+from .version import __version__  # noqa: E402
 
 __all__ = ["CompileError", "Diagram", "Error", "Network", "Report", "Run", "SummaryInfo", "__version__", "check",
            "compile", "diagram", "load", "load_ipython_extension", "load_weights", "summary", "train"]

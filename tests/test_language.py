@@ -179,6 +179,8 @@ def test_train_settings_are_checked_with_the_network() -> None:
     assert codes("network A(n = 4) { input 4 linear(2) train { epochs = n - 4 } }", n=5) == []
     assert codes('network A { input 4 linear(2) train { data = "minst" optimiser = "sgd" lr = 0.1 lr = 0.2 } }') \
         == ["E0037"] * 3
+    assert net('network A { input 4 linear(2) train { recipe = "Plain" } }').train == {"recipe": "plain"}
+    assert codes('network A { input 4 linear(2) train { recipe = "slow" } }') == ["E0037"]
 
 
 def test_every_layer_of_the_table_is_accepted() -> None:

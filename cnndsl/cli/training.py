@@ -26,6 +26,11 @@ from ..train_schema import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LIMIT, MAX_PROCESSES,
 from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network, usage_error
 
 
+class Recipe(str, Enum):
+    fast = "fast"
+    plain = "plain"
+
+
 class Optimizer(str, Enum):
     sgd = "sgd"
     adam = "adam"
@@ -117,6 +122,9 @@ def train(
     data: Optional[str] = typer.Option(
         None, "--data", "-d", help="mnist, fashion-mnist, kmnist, cifar10, cifar100, svhn, digits, "
                                    "imagefolder:PATH or fake (default: the network's train section)."),
+    recipe: Optional[Recipe] = typer.Option(
+        None, "--recipe", help="fast: the tuned default (one-cycle, smoothing, decay); plain: the stated optimizer "
+                               "and rate, constant, nothing added. Stating --optimizer or --lr selects plain."),
     epochs: Optional[int] = typer.Option(None, "--epochs", "-e", min=1, max=MAX_EPOCHS,
                                          help="Passes over the training set."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, max=MAX_BATCH_SIZE,
@@ -160,7 +168,8 @@ def train(
     if fresh and init is None:
         raise usage_error("--fresh names layers to leave out of --init; give --init PATH too")
     net = load_network(file, network, set_, strict)
-    flags = {"data": data, "epochs": epochs, "batch_size": batch_size, "optimizer": _value(optimizer), "lr": lr,
+    flags = {"data": data, "recipe": _value(recipe), "epochs": epochs, "batch_size": batch_size,
+             "optimizer": _value(optimizer), "lr": lr,
              "momentum": momentum, "weight_decay": weight_decay, "schedule": _value(schedule),
              "label_smoothing": label_smoothing, "augment": _value(augment), "seed": seed}
     with reported_errors():

@@ -169,6 +169,24 @@ def test_class_count_mismatch_exits_1_and_names_the_fix(tmp_path: Path) -> None:
     assert "--set classes=10" in result.output
 
 
+def test_the_first_lines_say_which_recipe_runs_and_what_it_filled_in(tiny_net: Path, tmp_path: Path) -> None:
+    result = run("train", tiny_net, "--data", "digits", "--epochs", "1", "--limit", "200", "--optimizer", "sgd",
+                 "--lr", "0.05", "--out", tmp_path / "plain")
+    assert result.exit_code == 0, result.output
+    first, stated, filled = result.output.splitlines()[:3]
+    assert first.startswith("recipe plain (`optimizer` and `lr` stated without a recipe")
+    assert stated.strip() == "as stated: epochs 1, optimizer sgd, lr 0.05"
+    assert filled.strip().startswith("filled in by default: batch_size 64, momentum 0, weight_decay 0, schedule "
+                                     "constant, label_smoothing 0, augment none")
+    assert json.loads((tmp_path / "plain" / "config.json").read_text())["settings"]["recipe"] == "plain"
+    result = run("train", tiny_net, "--data", "digits", "--epochs", "1", "--limit", "200", "--optimizer", "sgd",
+                 "--recipe", "fast", "--out", tmp_path / "fast")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("recipe fast (named by --recipe)")
+    assert "schedule onecycle, label_smoothing 0.1" in result.output
+    assert run("train", tiny_net, "--data", "digits", "--recipe", "slow").exit_code == 2
+
+
 def test_unknown_data_set_exits_2(tiny_net: Path) -> None:
     result = run("train", tiny_net, "--data", "imagenet")
     assert result.exit_code == 2 and "unknown data set `imagenet`" in result.output
@@ -249,6 +267,17 @@ def test_train_says_how_many_images_an_epoch_leaves_out(tiny_net: Path, tmp_path
     whole = run("train", tiny_net, "--data", "digits", "--limit", "90", "--batch-size", "30", "--epochs", "1",
                 "--out", tmp_path / "whole")
     assert whole.exit_code == 0 and "left out" not in whole.output
+
+
+def test_openmp_threads_sleep_while_they_wait_unless_the_user_says_otherwise() -> None:
+    """Spinning OpenMP threads make training on a busy machine many times slower; the policy
+    must be in the environment before torch loads, and a user's own value is kept."""
+    code = "import os, cnndsl, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "PASSIVE"
+    assert subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                          capture_output=True, text=True, check=True).stdout.strip() == "ACTIVE"
 
 
 def test_the_cli_module_does_not_import_torch() -> None:

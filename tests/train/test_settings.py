@@ -5,17 +5,51 @@ from __future__ import annotations
 import pytest
 
 from cnndsl.train.errors import TrainError, UsageError
-from cnndsl.train.loop.settings import resolve
-from cnndsl.train_schema import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, SETTING_NAMES
+from cnndsl.train.loop.settings import resolve, resolve_explained
+from cnndsl.train_schema import FAST, PLAIN, SETTING_NAMES
 
 NO_FLAGS = {name: None for name in SETTING_NAMES}
 
 
 def test_defaults_follow_the_optimizer() -> None:
-    sgd = resolve({"data": "digits", "optimizer": "sgd"}, NO_FLAGS, "here")
+    sgd = resolve({"data": "digits", "recipe": "fast", "optimizer": "sgd"}, NO_FLAGS, "here")
     adamw = resolve({"data": "digits"}, NO_FLAGS, "here")
-    assert (sgd.lr, sgd.weight_decay) == (DEFAULT_LR["sgd"], DEFAULT_WEIGHT_DECAY["sgd"])
-    assert (adamw.optimizer, adamw.lr) == ("adamw", DEFAULT_LR["adamw"])
+    assert (sgd.lr, sgd.weight_decay) == (FAST.lr["sgd"], FAST.weight_decay["sgd"])
+    assert (adamw.recipe, adamw.optimizer, adamw.lr) == ("fast", "adamw", FAST.lr["adamw"])
+    adam = resolve({"data": "digits", "optimizer": "adam"}, NO_FLAGS, "here")
+    assert (adam.recipe, adam.lr, adam.momentum) == ("plain", PLAIN.lr["adam"], PLAIN.momentum["adam"])
+
+
+def test_stating_the_optimizer_runs_it_as_written() -> None:
+    """LAB8's settings, stated without a recipe, run as a PyTorch loop would: no schedule,
+    smoothing, decay or augmentation slipped in by the tuned recipe."""
+    lab8 = {"data": "mnist", "optimizer": "sgd", "lr": 0.01, "momentum": 0.5}
+    settings = resolve(lab8, NO_FLAGS, "here")
+    assert (settings.recipe, settings.optimizer, settings.lr, settings.momentum) == ("plain", "sgd", 0.01, 0.5)
+    assert (settings.schedule, settings.label_smoothing, settings.weight_decay, settings.augment) == \
+        ("constant", 0.0, 0.0, "none")
+    # a flag states as much as the section does
+    assert resolve({"data": "mnist"}, {**NO_FLAGS, "lr": 0.1}, "here").recipe == "plain"
+    # naming the recipe wins over the rule, in the section or by flag; stated values stay
+    fast = resolve({**lab8, "recipe": "fast"}, NO_FLAGS, "here")
+    assert (fast.recipe, fast.schedule, fast.lr, fast.momentum) == ("fast", "onecycle", 0.01, 0.5)
+    assert resolve(lab8, {**NO_FLAGS, "recipe": "fast"}, "here").label_smoothing == FAST.label_smoothing
+    # plain SGD without a stated momentum is PyTorch's: none
+    assert resolve({"data": "mnist", "recipe": "plain"}, NO_FLAGS, "here").momentum == 0.0
+
+
+def test_the_explanation_names_the_recipe_and_every_filled_in_value() -> None:
+    resolved = resolve_explained({"data": "mnist", "optimizer": "sgd"}, {**NO_FLAGS, "epochs": 5}, "here")
+    assert resolved.filled == ("recipe", "batch_size", "lr", "momentum", "weight_decay", "schedule",
+                               "label_smoothing", "augment", "seed")
+    first, stated, filled = resolved.describe()
+    assert first.startswith("plain (`optimizer` stated without a recipe")
+    assert stated == "as stated: epochs 5, optimizer sgd"
+    assert filled == ("filled in by default: batch_size 64, lr 0.01, momentum 0, weight_decay 0, "
+                      "schedule constant, label_smoothing 0, augment none, seed 0")
+    assert resolve_explained({"data": "mnist"}, {**NO_FLAGS, "recipe": "plain"}, "here").recipe_reason == \
+        "named by --recipe"
+    assert resolve_explained({"data": "mnist"}, NO_FLAGS, "here").describe()[0].startswith("fast (the default")
 
 
 def test_flags_override_the_section() -> None:
@@ -36,6 +70,7 @@ def test_integers_are_accepted_where_numbers_are_expected() -> None:
     ({"lr": -1.0}, ["`lr` must be above 0"]),
     ({"momentum": 1.0}, ["`momentum` must be at least 0 and below 1"]),
     ({"optimizer": "rmsprop"}, ["`optimizer` must be one of sgd, adam, adamw"]),
+    ({"recipe": "slow"}, ["`recipe` must be one of fast, plain"]),
     ({"schedule": 3}, ["`schedule` must be one of"]),
     ({"augment": "rotate"}, ["`augment` must be one of"]),
     ({"data": 7}, ["`data` must be a non-empty string"]),

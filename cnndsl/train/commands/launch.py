@@ -149,8 +149,8 @@ def launch(request: TrainRequest, nproc: int, timeout: float | None = None) -> N
     first worker that failed."""
     if running_distributed():
         raise UsageError("--nproc starts its own processes; under torchrun, leave it out")
-    settings, _ = checked_settings(request)  # a bad flag is reported before any process starts
-    Cluster(world_size=nproc).share(settings.batch_size)
+    resolved, _ = checked_settings(request)  # a bad flag is reported before any process starts
+    Cluster(world_size=nproc).share(resolved.settings.batch_size)
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint=LOCAL_ENDPOINT, local_addr="127.0.0.1",
                           max_restarts=0, monitor_interval=MONITOR_SECONDS, start_method=START_METHOD)

@@ -26,7 +26,7 @@ from ... import ir
 from ...backends.weights import file_weights, fitted_state
 from ...version import __version__
 from ...ir import format_shape
-from ...train_schema import DataSpec, TrainSettings
+from ...train_schema import FAST, DataSpec, TrainSettings
 from ..data.adapt import Adaptation, Normaliser, adaptation_for
 from ..data.augment import Augmentation, Augmenter, choose
 from ..data.batches import DeviceSplit
@@ -37,7 +37,7 @@ from ..errors import Interrupted, TrainError, epochs_saved
 from ..loop.device import DevicePlan, pick_device
 from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
-from ..loop.settings import resolve
+from ..loop.settings import Resolved, resolve_explained
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
                             INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
@@ -142,18 +142,18 @@ def check_classes(net: ir.Network, dataset: Dataset) -> None:
                          help=class_count_hint(net, wanted))
 
 
-def checked_settings(request: TrainRequest) -> tuple[TrainSettings, DataSpec]:
-    """The request's settings and data set, with the checks that need no data: made by
-    every process, and by `--nproc` before it starts any."""
+def checked_settings(request: TrainRequest) -> tuple[Resolved, DataSpec]:
+    """The request's settings (with what was filled in, and why) and data set, with the
+    checks that need no data: made by every process, and by `--nproc` before it starts any."""
     net = request.net
-    settings = resolve(net.train, request.flags, f"the train section of {net.name}")
-    spec = parse_spec(settings.data)
+    resolved = resolve_explained(net.train, request.flags, f"the train section of {net.name}")
+    spec = parse_spec(resolved.settings.data)
     if spec.path is not None:  # a folder: found where the reader of the command or the file expects it
         spec = DataSpec(spec.kind, (_data_base(request) / spec.path).resolve())
-        settings = replace(settings, data=str(spec))
+        resolved = replace(resolved, settings=replace(resolved.settings, data=str(spec)))
     if request.limit is not None and request.limit < 1:
         raise TrainError(f"--limit must be at least 1, not {request.limit}")
-    return settings, spec
+    return resolved, spec
 
 
 def _data_base(request: TrainRequest) -> Path:
@@ -166,6 +166,8 @@ def _data_base(request: TrainRequest) -> Path:
 
 def _mismatch(stored: dict, current: dict) -> str | None:
     stored = {"distributed": SINGLE_PROCESS, **stored}
+    if isinstance(stored.get("settings"), dict):  # runs from before recipes had names ran `fast`
+        stored["settings"] = {"recipe": FAST.name, **stored["settings"]}
     old: object
     new: object
     for path in RESUME_KEYS:
@@ -195,7 +197,8 @@ class Session:
 
     def run(self) -> RunDir:
         request, cluster = self.request, self.cluster
-        settings, spec = checked_settings(request)
+        resolved, spec = checked_settings(request)
+        settings = resolved.settings
         if request.out is not None and not request.resume and cluster.is_main:
             RunDir.check_new(request.out)  # before the data is loaded: a wrong --out costs nothing
         seeded = request.flags.get("seed") is not None or "seed" in request.net.train
@@ -206,7 +209,15 @@ class Session:
                    "use a smaller --batch-size, or a smaller network (`cnndsl summary` shows where the memory goes)")
         cluster.limit_threads(plan.device)
         with cluster.connected(plan.device):
-            return self._prepare(settings, spec, plan)
+            self._print_recipe(resolved)
+            return self._prepare(resolved.settings, spec, plan)
+
+    def _print_recipe(self, resolved: Resolved) -> None:
+        """The run's first lines: the recipe that runs, why, and every value it filled in."""
+        first, *rest = resolved.describe()
+        self.console.print(f"[bold]recipe[/] {first}", highlight=False)
+        for line in rest:
+            self.console.print(f"  {line}", highlight=False)
 
     def _prepare(self, settings: TrainSettings, spec: DataSpec, plan: DevicePlan) -> RunDir:
         request, net, cluster = self.request, self.net, self.cluster
@@ -314,9 +325,6 @@ class Session:
                 effective_batch_size(settings, len(train_set)), len(train_set))) else []),
             "[bold]adapt[/] " + "; ".join(adaptation.describe()),
             f"[bold]augment[/] {augmentation.describe()}",
-            f"[bold]recipe[/] {settings.optimizer} lr {settings.lr:g} ({settings.schedule}), momentum "
-            f"{settings.momentum:g}, weight decay {settings.weight_decay:g}, label smoothing "
-            f"{settings.label_smoothing:g}, batch {settings.batch_size}, {settings.epochs} epochs, seed {settings.seed}",
             f"[bold]device[/] {plan.describe()}" + (", torch.compile" if request.compile else ""),
             *([f"[bold]init[/] {escape(str(self.init.path))} (sha256 {self.init.sha256[:12]}...)"
                + (f", fresh: {escape(', '.join(self.init.fresh))}" if self.init.fresh else "")]
