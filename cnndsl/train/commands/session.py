@@ -39,6 +39,7 @@ from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
 from ..loop.settings import Resolved, resolve_explained
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
+from ..loop.warmup import Warmup
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
                             INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
 from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
@@ -191,6 +192,7 @@ class Session:
         self.net = request.net
         self.cluster = cluster
         self.init: Init | None = None
+        self.warmup: Warmup | None = None
 
     def log(self, message: str) -> None:
         self.console.print(message, highlight=False)
@@ -208,9 +210,23 @@ class Session:
                    f"training {request.net.name} in batches of {batch}",
                    "use a smaller --batch-size, or a smaller network (`cnndsl summary` shows where the memory goes)")
         cluster.limit_threads(plan.device)
-        with cluster.connected(plan.device):
-            self._print_recipe(resolved)
-            return self._prepare(resolved.settings, spec, plan)
+        self.warmup = self._start_warmup(resolved.settings, plan)
+        try:
+            with cluster.connected(plan.device):
+                self._print_recipe(resolved)
+                return self._prepare(resolved.settings, spec, plan)
+        finally:
+            if self.warmup is not None:
+                self.warmup.join()
+
+    def _start_warmup(self, settings: TrainSettings, plan: DevicePlan) -> Warmup | None:
+        """On the CPU, in a single process, the first step's imports and kernel creation are
+        done while the data loads (loop/warmup.py)."""
+        net = self.net
+        if plan.device.type != "cpu" or self.cluster.distributed or len(net.output_shape) != 1:
+            return None
+        return Warmup(lambda: self.request.build_model(net), net.input_shape, net.output_shape[0], settings,
+                      (2 * settings.batch_size,))
 
     def _print_recipe(self, resolved: Resolved) -> None:
         """The run's first lines: the recipe that runs, why, and every value it filled in."""
@@ -370,6 +386,8 @@ class Session:
     def _epochs(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
                 adaptation: Adaptation, augmentation: Augmentation, plan: DevicePlan) -> RunDir:
         request, net, cluster = self.request, self.net, self.cluster
+        if self.warmup is not None:  # it draws from the generator seeded here
+            self.warmup.join()
         torch.manual_seed(settings.seed)
         model = request.build_model(net).to(plan.device)
         if self.init is not None:  # before the replicas are made; a resumed run's checkpoint replaces it

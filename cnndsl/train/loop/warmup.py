@@ -1,0 +1,53 @@
+"""What a run's first steps would otherwise pay for, paid while the data loads.
+
+A process's first training step imports `torch._dynamo` (every torch.optim optimizer does, on
+construction and on its first step: about a second on a quiet CPU), and the first use of each
+layer shape creates oneDNN's primitives for it (the first LeNet-5 step takes about ten times
+a later one; the test pass's batch sizes are new shapes again). `Warmup` does all of that in a
+thread, on a throwaway copy of the network with random inputs, while the main thread reads and
+adapts the data set; PyTorch's operators release the interpreter lock, so the two overlap.
+
+The copy draws its weights and dropout masks from the global generator, so the run joins the
+thread before it seeds that generator and builds its own model.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ...train_schema import TrainSettings
+from .recipe import build_criterion, build_optimizer
+
+
+class Warmup:
+    def __init__(self, build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
+                 settings: TrainSettings, eval_batch_sizes: tuple[int, ...]) -> None:
+        self._thread = threading.Thread(target=self._run, name="cnndsl-warmup", daemon=True,
+                                        args=(build_model, input_shape, classes, settings, eval_batch_sizes))
+        self._thread.start()
+
+    @staticmethod
+    def _run(build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
+             settings: TrainSettings, eval_batch_sizes: tuple[int, ...]) -> None:
+        try:
+            model = build_model()
+            optimizer = build_optimizer(model, settings)
+            criterion = build_criterion(settings)
+            inputs = torch.randn(settings.batch_size, *input_shape)
+            loss = criterion(model(inputs), torch.randint(0, classes, (settings.batch_size,)))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            model.eval()
+            with torch.inference_mode():
+                for size in eval_batch_sizes:
+                    model(torch.randn(size, *input_shape))
+        except Exception:  # noqa: BLE001 - a warm-up that fails costs nothing: the run pays as if there were none
+            return
+
+    def join(self) -> None:
+        self._thread.join()
