@@ -91,7 +91,7 @@ def resolve_explained(section: Mapping[str, Any], flags: Mapping[str, Any], wher
     else:
         recipe = RECIPES[DEFAULT_RECIPE]
         reason = "the default: no recipe, optimizer or lr stated; --recipe plain runs a plain PyTorch loop"
-    filled = {"recipe": recipe.name, "epochs": DEFAULT_EPOCHS, "batch_size": DEFAULT_BATCH_SIZE,
+    filled: dict[str, Any] = {"recipe": recipe.name, "epochs": DEFAULT_EPOCHS, "batch_size": DEFAULT_BATCH_SIZE,
               "seed": DEFAULT_SEED, **recipe.defaults(values.get("optimizer", recipe.optimizer))}
     settings = TrainSettings(**{name: values[name] if name in values else filled[name] for name in SETTING_NAMES})
     return Resolved(settings, tuple(name for name in SETTING_NAMES if name not in values), reason)
