@@ -197,8 +197,8 @@ def load_weights(model: "torch.nn.Module", source: "Mapping[str, torch.Tensor] |
     return load_tensors(model, source, fresh)
 
 
-def train(target: Target, data: str | None = None, *, epochs: int | None = None, batch_size: int | None = None,
-          lr: float | None = None, optimizer: str | None = None, momentum: float | None = None,
+def train(target: Target, data: str | None = None, *, recipe: str | None = None, epochs: int | None = None,
+          batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None, momentum: float | None = None,
           weight_decay: float | None = None, schedule: str | None = None, label_smoothing: float | None = None,
           augment: str | None = None, seed: int | None = None, device: str = "auto", out: str | Path | None = None,
           resume: bool = False, limit: int | None = None, data_root: str | Path = "data", compile: bool = False,
@@ -207,8 +207,8 @@ def train(target: Target, data: str | None = None, *, epochs: int | None = None,
           fresh: Iterable[str] = (), follow_links: bool = False, quiet: bool = False) -> "Run":
     """Train a network (a file, source text or `Network`) and return its run: the Python face
     of `cnndsl train`. The keywords are its flags (`batch_size` for `--batch-size`, `set`
-    for the `--set` values, `compile` for `--compile`, `fresh` for the `--fresh` layers), with the same meanings, defaults
-    and checks, and the run directory is the one the command writes. Progress is printed
+    for the `--set` values, `compile` for `--compile`, `fresh` for the `--fresh` layers), with
+    the same meanings, defaults and checks, and the run directory is the one the command writes. Progress is printed
     as the command prints it; in a notebook the bar is redrawn in place. `quiet` prints
     nothing.
 
@@ -221,7 +221,7 @@ def train(target: Target, data: str | None = None, *, epochs: int | None = None,
     from .train.errors import Interrupted
 
     net = checked(target, network, set, strict)
-    flags = {"data": data, "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
+    flags = {"data": data, "recipe": recipe, "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
              "momentum": momentum, "weight_decay": weight_decay, "schedule": schedule,
              "label_smoothing": label_smoothing, "augment": augment, "seed": seed}
     console = Console(highlight=False, soft_wrap=True, quiet=quiet)

@@ -196,3 +196,17 @@ def test_a_network_given_as_text_keeps_its_use_paths_in_the_run(tmp_path: Path,
     assert sorted(p.relative_to(run.path / "source").as_posix() for p in (run.path / "source").rglob("*.net")) == [
         "lib/stage.net", "network.net"]
     assert run.evaluate(device="cpu")["samples"] == 355
+
+
+def test_the_recipe_keyword_is_the_recipe_flag(tmp_path: Path) -> None:
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    run = cnndsl.train(net, data="digits", recipe="plain", epochs=1, limit=64, device="cpu", out=tmp_path / "py",
+                       data_root=tmp_path / "data", quiet=True)
+    code, output = cli("train", net, "--data", "digits", "--recipe", "plain", "--epochs", "1", "--limit", "64",
+                       "--device", "cpu", "--out", tmp_path / "cli", "--data-root", tmp_path / "data")
+    assert code == 0, output
+    settings = run.config["settings"]
+    assert settings["recipe"] == "plain" and settings == cnndsl.Run(tmp_path / "cli").config["settings"]
+    with pytest.raises(TrainError, match="recipe"):
+        cnndsl.train(net, data="digits", recipe="slow", quiet=True)
