@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import ir, limits, syntax as S
+from . import codes, ir, limits, syntax as S
 from .diagnostics import Diagnostic, Diagnostics, error
 from .errors import Error
 from .ir import Value
@@ -30,7 +30,7 @@ class CompileError(Error):
 
     # The one rejection without an error diagnostic: one network asked of a report that was
     # checked with `every` and holds several; E0022 is the code of choosing a network.
-    family_code = "E0022"
+    family_code = codes.E0022.code
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         first = next((d for d in diagnostics if d.is_error), None)
@@ -113,7 +113,7 @@ class _Loader:
             return None, diagnostics
         self.total += len(file.text)
         if self.total > limits.MAX_PROGRAM_BYTES:
-            return None, [error("E0004", f"the network's files together exceed {limits.MAX_PROGRAM_BYTES:,} bytes",
+            return None, [error(codes.E0004, f"the network's files together exceed {limits.MAX_PROGRAM_BYTES:,} bytes",
                                 None, help="a network and the files it `use`s are a few kilobytes; is a `use` wrong?")]
         module, syntax = parse(file)
         if module is not None:
@@ -131,17 +131,17 @@ def pick_networks(program: Program, network: str | None, every: bool, diags: Dia
     if network is not None:
         if network not in program.networks:
             from .diagnostics import suggest
-            diags.add(error("E0022", f"no network named `{network}` in {program.root.name}", None,
+            diags.add(error(codes.E0022, f"no network named `{network}` in {program.root.name}", None,
                             help=suggest(network, names) or (f"networks here: {', '.join(names)}" if names
                                                              else "this file defines no network")))
             return []
         return [network]
     if not names:
-        diags.add(error("E0022", f"{program.root.name} defines no network", None,
+        diags.add(error(codes.E0022, f"{program.root.name} defines no network", None,
                         help="add `network Name { input CxHxW ... }`"))
         return []
     if len(names) > 1 and not every:
-        diags.add(error("E0022", f"{program.root.name} defines {len(names)} networks", None,
+        diags.add(error(codes.E0022, f"{program.root.name} defines {len(names)} networks", None,
                         help=f"pick one with {how_to_pick.replace('NAME', names[0])} (networks: {', '.join(names)})"))
         return []
     return names

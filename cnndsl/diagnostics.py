@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable
 
+from .codes import Code, Severity
 from .source import Span
-
-
-class Severity(str, Enum):
-    ERROR = "error"
-    WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -130,16 +126,23 @@ class Diagnostic:
         }
 
 
-def error(code: str, message: str, span: Span | None, label: str = "", *,
+def error(code: Code, message: str, span: Span | None, label: str = "", *,
           notes: tuple[str, ...] | list[str] = (), help: str | None = None,
           secondary: tuple[Label, ...] | list[Label] = (), fixes: tuple[Fix, ...] = ()) -> Diagnostic:
-    return Diagnostic(code, Severity.ERROR, message, span, label, tuple(notes), help, tuple(secondary), fixes)
+    """A diagnostic of one of the error codes of `codes.py`."""
+    if code.severity is not Severity.ERROR:
+        raise ValueError(f"{code} is a warning")
+    return Diagnostic(code.code, Severity.ERROR, message, span, label, tuple(notes), help, tuple(secondary), fixes)
 
 
-def warning(code: str, message: str, span: Span | None, label: str = "", *,
+def warning(code: Code, message: str, span: Span | None, label: str = "", *,
             notes: tuple[str, ...] | list[str] = (), help: str | None = None,
             secondary: tuple[Label, ...] | list[Label] = (), fixes: tuple[Fix, ...] = ()) -> Diagnostic:
-    return Diagnostic(code, Severity.WARNING, message, span, label, tuple(notes), help, tuple(secondary), fixes)
+    """A diagnostic of one of the warning codes of `codes.py`."""
+    if code.severity is not Severity.WARNING:
+        raise ValueError(f"{code} is an error")
+    return Diagnostic(code.code, Severity.WARNING, message, span, label, tuple(notes), help, tuple(secondary),
+                      fixes)
 
 
 class Diagnostics:

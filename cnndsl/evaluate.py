@@ -9,7 +9,7 @@ import math
 import sys
 from typing import Final, Mapping, Union, cast
 
-from . import limits, syntax as S
+from . import codes, limits, syntax as S
 from .diagnostics import Diagnostic, error
 from .ir import Value
 from .layers import Param
@@ -76,12 +76,12 @@ def _bounded(value: int | float, expr: S.Expr) -> int | float:
         return value
     if isinstance(value, int):
         if abs(value) > limits.MAX_INTEGER:
-            raise EvalError(error("E0038", f"integer out of range: {show_number(value)}", expr.span,
+            raise EvalError(error(codes.E0038, f"integer out of range: {show_number(value)}", expr.span,
                                   "too large", notes=(f"integers are limited to ±2^62 ({limits.MAX_INTEGER:,})",),
                                   help="a size this large cannot be meant; check the arithmetic"))
         return value
     if not math.isfinite(value):
-        raise EvalError(error("E0038", f"number out of range: {_nonfinite(value)}", expr.span,
+        raise EvalError(error(codes.E0038, f"number out of range: {_nonfinite(value)}", expr.span,
                               "not a finite number", notes=(f"numbers are limited to ±{sys.float_info.max:.3g}",),
                               help="a value this large cannot be meant; check the arithmetic"))
     return value
@@ -102,7 +102,7 @@ def _check(value: Value, expr: S.Expr) -> Value:
 
 def _number(value: Value, expr: S.Expr, op: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise EvalError(error("E0030", f"`{op}` needs numbers, found {type_name(value)}", expr.span,
+        raise EvalError(error(codes.E0030, f"`{op}` needs numbers, found {type_name(value)}", expr.span,
                               f"this is {show(value)}"))
     return value
 
@@ -138,11 +138,11 @@ def _arithmetic(expr: S.Binary, left: int | float, right: int | float) -> int | 
     if op == "*":
         return left * right
     if right == 0:
-        raise EvalError(error("E0032", "division by zero", expr.right.span, "this is 0"))
+        raise EvalError(error(codes.E0032, "division by zero", expr.right.span, "this is 0"))
     if op == "/":
         if isinstance(left, int) and isinstance(right, int):
             if left % right:
-                raise EvalError(error("E0031", f"{left} / {right} is not an integer", expr.span,
+                raise EvalError(error(codes.E0031, f"{left} / {right} is not an integer", expr.span,
                                       f"= {left / right:g}",
                                       help=f"use `//` to round down ({left // right}), or make the sizes divide"))
             return left // right

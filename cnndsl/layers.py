@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, TypedDict, cast
 
-from . import limits
+from . import codes, limits
+from .codes import Code
 from .diagnostics import Diagnostic, Label, error, insert_before, warning
 from .ir import Shape, Value, format_shape
 from .source import Span
@@ -49,10 +50,10 @@ class ShapeContext:
     def span_of(self, arg: str | None) -> Span:
         return self.arg_spans.get(arg, self.span) if arg else self.span
 
-    def fail(self, code: str, message: str, arg: str | None = None, label: str = "", **kw) -> None:
+    def fail(self, code: Code, message: str, arg: str | None = None, label: str = "", **kw) -> None:
         self.diagnostics.append(error(code, message, self.span_of(arg), label, **kw))
 
-    def warn(self, code: str, message: str, arg: str | None = None, label: str = "", **kw) -> None:
+    def warn(self, code: Code, message: str, arg: str | None = None, label: str = "", **kw) -> None:
         self.diagnostics.append(warning(code, message, self.span_of(arg), label, **kw))
 
 
@@ -102,7 +103,7 @@ def _window_axis(ctx: ShapeContext, axis: int, size: int, kernel: int, stride: i
     if span_num < 0:
         what = "the window is larger than the padded input" if ceil else \
             f"{name} would be {span_num // stride + 1}: the window is larger than the input"
-        ctx.fail("E0102", what,
+        ctx.fail(codes.E0102, what,
                  "kernel", f"window {dilation * (kernel - 1) + 1} on a padded {name} of {size + 2 * padding}",
                  notes=(f"{name} = {formula} = {span_num / stride + 1:g}",),
                  help=f"use a smaller kernel, more padding, or a larger input (at least "
@@ -156,7 +157,7 @@ def _warn_uncovered(ctx: ShapeContext) -> None:
         fixes.append("an input of " + "x".join(str(u.grown) for u in ctx.uncovered))
     else:
         fixes.append(f"an input {ctx.uncovered[0].axis} of {ctx.uncovered[0].grown}")
-    ctx.warn("W0201", f"{ctx.layer} never reads the last {' and '.join(parts)}", None,
+    ctx.warn(codes.W0201, f"{ctx.layer} never reads the last {' and '.join(parts)}", None,
              "drops " + " and ".join(f"{u.lost} {u.unit}" for u in ctx.uncovered),
              notes=("; ".join(f"{u.derivation} is not an integer" for u in ctx.uncovered),),
              help=f"to cover the whole input use {' or '.join(fixes)}")
@@ -182,17 +183,17 @@ def conv_rule(ctx: ShapeContext) -> Shape | None:
     groups, out = _int(a["groups"]), _int(a["out"])
     ok = True
     if c % groups:
-        ctx.fail("E0105", f"{c} input channels are not divisible by groups={groups}", "groups",
+        ctx.fail(codes.E0105, f"{c} input channels are not divisible by groups={groups}", "groups",
                  f"{c} channels", help=f"use a number of groups that divides {c}")
         ok = False
     if out % groups:
-        ctx.fail("E0105", f"{out} output channels are not divisible by groups={groups}", "out",
+        ctx.fail(codes.E0105, f"{out} output channels are not divisible by groups={groups}", "out",
                  f"{out} channels", help=f"use a multiple of {groups} output channels")
         ok = False
     kernel, stride, dilation = _pair(a["kernel"]), _pair(a["stride"]), _pair(a["dilation"])
     if a["padding"] == "same":
         if stride != (1, 1):
-            ctx.fail("E0112", "padding=\"same\" needs stride 1", "padding", "\"same\" padding",
+            ctx.fail(codes.E0112, "padding=\"same\" needs stride 1", "padding", "\"same\" padding",
                      help="give the padding as a number, or use stride=1")
             return None
         ctx.derivation.append("H, W unchanged (padding=\"same\")")
@@ -210,7 +211,7 @@ def convtranspose_rule(ctx: ShapeContext) -> Shape | None:
     a = ctx.args
     groups, channels = _int(a["groups"]), _int(a["out"])
     if c % groups or channels % groups:
-        ctx.fail("E0105", f"channels {c} -> {channels} are not divisible by groups={groups}", "groups",
+        ctx.fail(codes.E0105, f"channels {c} -> {channels} are not divisible by groups={groups}", "groups",
                  help="use a number of groups that divides both channel counts")
         return None
     kernel, stride, padding = _pair(a["kernel"]), _pair(a["stride"]), _pair(a["padding"])
@@ -218,14 +219,14 @@ def convtranspose_rule(ctx: ShapeContext) -> Shape | None:
     dims = []
     for i, size in enumerate((h, w)):
         if out_pad[i] >= max(stride[i], dilation[i]):
-            ctx.fail("E0036", f"output_padding {out_pad[i]} must be smaller than the stride {stride[i]}",
+            ctx.fail(codes.E0036, f"output_padding {out_pad[i]} must be smaller than the stride {stride[i]}",
                      "output_padding", help="use an output_padding below the stride")
             return None
         out = (size - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) + out_pad[i] + 1
         ctx.derivation.append(f"{AXES[i]} = ({size} - 1)*{stride[i]} - 2*{padding[i]} + "
                               f"{dilation[i]}*({kernel[i]} - 1) + {out_pad[i]} + 1 = {out}")
         if out <= 0:
-            ctx.fail("E0102", f"{AXES[i]} would be {out}: the padding removes more than the layer produces",
+            ctx.fail(codes.E0102, f"{AXES[i]} would be {out}: the padding removes more than the layer produces",
                      "padding", help="use less padding")
             return None
         dims.append(out)
@@ -237,7 +238,7 @@ def _pool_padding_ok(ctx: ShapeContext, kernel: tuple[int, int], padding: tuple[
     dilation: a wider effective window does not allow more padding."""
     for i in range(2):
         if padding[i] > kernel[i] // 2:
-            ctx.fail("E0106", f"padding {padding[i]} is more than half the kernel {kernel[i]}",
+            ctx.fail(codes.E0106, f"padding {padding[i]} is more than half the kernel {kernel[i]}",
                      "padding", "too much padding",
                      help=f"use padding at most {kernel[i] // 2}")
             return False
@@ -274,7 +275,7 @@ def same_rule(ctx: ShapeContext) -> Shape | None:
 def groupnorm_rule(ctx: ShapeContext) -> Shape | None:
     c, groups = ctx.in_shape[0], _int(ctx.args["groups"])
     if c % groups:
-        ctx.fail("E0105", f"{c} channels are not divisible by groups={groups}", "groups",
+        ctx.fail(codes.E0105, f"{c} channels are not divisible by groups={groups}", "groups",
                  help=f"use a number of groups that divides {c}")
         return None
     return ctx.in_shape
@@ -283,7 +284,7 @@ def groupnorm_rule(ctx: ShapeContext) -> Shape | None:
 def shuffle_rule(ctx: ShapeContext) -> Shape | None:
     c, groups = ctx.in_shape[0], _int(ctx.args["groups"])
     if c % groups:
-        ctx.fail("E0105", f"{c} channels cannot be shuffled in groups={groups}: {c} is not divisible by {groups}",
+        ctx.fail(codes.E0105, f"{c} channels cannot be shuffled in groups={groups}: {c} is not divisible by {groups}",
                  "groups", f"{c} channels", help=f"use a number of groups that divides {c}")
         return None
     return ctx.in_shape
@@ -292,7 +293,7 @@ def shuffle_rule(ctx: ShapeContext) -> Shape | None:
 def droppath_rule(ctx: ShapeContext) -> Shape | None:
     p = cast(float, ctx.args["p"])  # a float of at least 0, checked by coerce
     if p >= 1:
-        ctx.fail("E0036", f"`p` of `droppath` must be below 1, found {p:g}", "p", "drops every sample",
+        ctx.fail(codes.E0036, f"`p` of `droppath` must be below 1, found {p:g}", "p", "drops every sample",
                  help="p is the probability that a sample skips the path; use a value in [0, 1)")
         return None
     return ctx.in_shape
@@ -308,7 +309,7 @@ def flatten_rule(ctx: ShapeContext) -> Shape | None:
 def linear_rule(ctx: ShapeContext) -> Shape | None:
     if len(ctx.in_shape) != 1:
         features = math.prod(ctx.in_shape)
-        ctx.fail("E0104", f"`linear` needs a flat vector, but its input is {format_shape(ctx.in_shape)}",
+        ctx.fail(codes.E0104, f"`linear` needs a flat vector, but its input is {format_shape(ctx.in_shape)}",
                  None, "expects a vector", secondary=(Label(ctx.previous, f"output is {format_shape(ctx.in_shape)} "
                                                            f"({features} values)"),) if ctx.previous else (),
                  help=f"insert `flatten` before line {ctx.span.line} (it produces {features} features)",
@@ -325,7 +326,7 @@ def upsample_rule(ctx: ShapeContext) -> Shape | None:
     for axis, size, factor, out in ((0, h, sh, out_h), (1, w, sw, out_w)):
         if out < 1:
             unit = "rows" if axis == 0 else "columns"
-            ctx.fail("E0102", f"{AXES[axis]} would be {out}: scaling {size} by {factor:g} leaves no {unit}",
+            ctx.fail(codes.E0102, f"{AXES[axis]} would be {out}: scaling {size} by {factor:g} leaves no {unit}",
                      "scale", f"floor({size} * {factor:g}) = {out}",
                      help=f"use a scale of at least {1 / size:g}, or a larger input")
             return None
@@ -445,12 +446,12 @@ def infer(spec: LayerSpec, args: Mapping[str, Value], in_shape: Shape, span: Spa
     """Run a layer's shape rule on an input shape; the context keeps derivation and diagnostics."""
     ctx = ShapeContext(spec.name, args, in_shape, span, arg_spans, previous)
     if spec.spatial and len(in_shape) != 3:
-        ctx.fail("E0103", f"`{spec.name}` needs a CxHxW input, but its input is the vector {format_shape(in_shape)}",
+        ctx.fail(codes.E0103, f"`{spec.name}` needs a CxHxW input, but its input is the vector {format_shape(in_shape)}",
                  None, "expects an image-shaped input",
                  help="move it before the `flatten`, or use a layer made for vectors")
         return None, ctx
     if spec.name == "batchnorm" and len(in_shape) not in (1, 3):
-        ctx.fail("E0103", f"`batchnorm` needs a vector or a CxHxW input, not {format_shape(in_shape)}", None)
+        ctx.fail(codes.E0103, f"`batchnorm` needs a vector or a CxHxW input, not {format_shape(in_shape)}", None)
         return None, ctx
     out = spec.rule(ctx)
     _warn_uncovered(ctx)

@@ -22,7 +22,7 @@ from lark.grammar import Rule
 from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import limits, syntax as S
+from . import codes, limits, syntax as S
 from .diagnostics import Diagnostic, Label, closest, error, replace, suggest
 from .source import SourceFile, Span
 
@@ -132,7 +132,7 @@ class _Builder(Transformer_NonRecursive):
         `* N` and labels nest without them, and every later pass walks statements recursively."""
         depth = 1 + max((self.depths.get(id(s), 1) for s in inner), default=0)
         if depth > limits.MAX_STATEMENT_DEPTH:
-            raise _Rejected(error("E0005", f"statements nested deeper than {limits.MAX_STATEMENT_DEPTH} levels",
+            raise _Rejected(error(codes.E0005, f"statements nested deeper than {limits.MAX_STATEMENT_DEPTH} levels",
                                   stmt.span, "too deep", notes=("`-> shape`, `* N` and `label:` each add a level",),
                                   help="split the statement, or move part of it into a block"))
         self.depths[id(stmt)] = depth
@@ -291,7 +291,7 @@ class _Builder(Transformer_NonRecursive):
         """An integer literal; past MAX_LITERAL_DIGITS digits it is refused before Python
         converts it (which takes time quadratic in the digits, and fails past 4,300)."""
         if len(digits.lstrip("0")) > limits.MAX_LITERAL_DIGITS:
-            raise _Rejected(error("E0038", f"integer literal of {len(digits):,} digits is out of range", span,
+            raise _Rejected(error(codes.E0038, f"integer literal of {len(digits):,} digits is out of range", span,
                                   "too large", notes=(f"integers are limited to ±2^62 ({limits.MAX_INTEGER:,})",),
                                   help="a size this large cannot be meant"))
         return int(digits)
@@ -321,7 +321,7 @@ class _Builder(Transformer_NonRecursive):
         """Bound the depth of operator chains, which brackets do not show (`1+1+...+1`):
         every later pass walks expressions recursively."""
         if node.depth > limits.MAX_EXPRESSION_DEPTH:
-            raise _Rejected(error("E0005", f"expression nested deeper than {limits.MAX_EXPRESSION_DEPTH} operators",
+            raise _Rejected(error(codes.E0005, f"expression nested deeper than {limits.MAX_EXPRESSION_DEPTH} operators",
                                   node.span, "too deep", help="compute the value outside, or use a parameter"))
         return node
 
@@ -353,15 +353,15 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         position = cast(int, exc.pos_in_stream)  # Lark declares it None on the base class; the lexer sets it
         char = file.text[position] if position < len(file.text) else ""
         if char == '"':
-            return error("E0001", "unterminated string", Span.point(file, line, column),
+            return error(codes.E0001, "unterminated string", Span.point(file, line, column),
                          "this string has no closing `\"` on its line",
                          help='close the string with `"` before the end of the line')
-        return error("E0001", f"unexpected character `{char}`", Span.point(file, line, column),
+        return error(codes.E0001, f"unexpected character `{char}`", Span.point(file, line, column),
                      "not part of the language", help=_char_help(char))
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         end_line = max(file.line_count, 1)
         end_col = len(file.line(end_line)) + 1
-        return error("E0001", "unexpected end of file", Span.point(file, end_line, end_col),
+        return error(codes.E0001, "unexpected end of file", Span.point(file, end_line, end_col),
                      "the file ends here", help=f"expected {_describe_expected(set(exc.expected))}; "
                      "is a `}` or `)` missing?")
     assert isinstance(exc, UnexpectedToken)  # the parser raises no other kind of UnexpectedInput
@@ -375,9 +375,9 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
             brace = file.text.rfind("{", 0, cast(int, token.start_pos))
             brace_line = file.text.count("\n", 0, brace) + 1
             span = Span.point(file, brace_line, brace - (file.text.rfind("\n", 0, brace) + 1) + 1)
-        return error("E0001", f"unexpected `{{` after `{written}`", span, "not expected here",
+        return error(codes.E0001, f"unexpected `{{` after `{written}`", span, "not expected here",
                      secondary=(Label(word, "not a keyword"),), help=f"did you mean `{keyword}`?", fixes=fixes)
-    return error("E0001", f"unexpected `{token}`", span, "not expected here",
+    return error(codes.E0001, f"unexpected `{token}`", span, "not expected here",
                  notes=(f"expected {_describe_expected(set(exc.expected))}",),
                  help=_token_help(str(token), set(exc.expected), file.line(line)[:column - 1]), fixes=fixes)
 
@@ -451,7 +451,7 @@ def _nesting_error(file: SourceFile) -> Diagnostic | None:
         elif char in "([{":
             depth += 1
             if depth > limits.MAX_NESTING:
-                return error("E0005", f"nesting deeper than {limits.MAX_NESTING} levels",
+                return error(codes.E0005, f"nesting deeper than {limits.MAX_NESTING} levels",
                              Span.point(file, line, column), "too deep",
                              help="flatten the expression or split the network into blocks")
         elif char in ")]}":
@@ -515,7 +515,7 @@ def read_source(path, display_name: str | None = None) -> tuple[SourceFile | Non
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            return None, [error("E0003", f"cannot read {name}: it is {_kind(info.st_mode)}, not a regular file",
+            return None, [error(codes.E0003, f"cannot read {name}: it is {_kind(info.st_mode)}, not a regular file",
                                 None, help="give the path of a `.net` file")]
         if info.st_size > limit:
             return None, [_too_large(name, info.st_size, limit)]
@@ -544,7 +544,7 @@ def read_bounded(read: Callable[[int], bytes], limit: int) -> bytes:
 
 def _unreadable(name: str, exc: OSError | ValueError) -> Diagnostic:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return error("E0003", f"cannot read file: {reason}: {name}", None, help="check the path and its permissions")
+    return error(codes.E0003, f"cannot read file: {reason}: {name}", None, help="check the path and its permissions")
 
 
 def _kind(mode: int) -> str:
@@ -559,7 +559,7 @@ def _too_large(name: str, size: int | None, limit: int) -> Diagnostic:
     """`size` is None when the read stopped at the limit."""
     message = (f"{name} is {size:,} bytes; the limit is {limit:,}" if size is not None
                else f"{name} is over the limit of {limit:,} bytes")
-    return error("E0004", message, None,
+    return error(codes.E0004, message, None,
                  help="a network file is a few kilobytes; is this the right file?")
 
 
@@ -567,12 +567,12 @@ def decode_source(data: bytes, name: str, path=None) -> tuple[SourceFile | None,
     if len(data) > limits.MAX_FILE_BYTES:
         return None, [_too_large(name, None, limits.MAX_FILE_BYTES)]
     if b"\x00" in data:
-        return None, [error("E0003", "file is binary, not a `.net` text file", None,
+        return None, [error(codes.E0003, "file is binary, not a `.net` text file", None,
                             help="network files are UTF-8 text")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return None, [error("E0003", f"file is not valid UTF-8 (byte {exc.start})", None,
+        return None, [error(codes.E0003, f"file is not valid UTF-8 (byte {exc.start})", None,
                             help="save the file as UTF-8")]
     return SourceFile(name, text.replace("\r\n", "\n").replace("\r", "\n"), path), []
 

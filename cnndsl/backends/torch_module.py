@@ -16,7 +16,7 @@ from typing import Iterator
 
 from torch import nn
 
-from .. import ir
+from .. import codes, ir
 from ..compiler import CompileError
 from ..diagnostics import error
 from . import containers
@@ -82,7 +82,7 @@ def _fill(container: nn.Module, nodes: tuple[ir.Node, ...], prefix: str, in_plac
     for node in nodes:
         if hasattr(container, node.name) and node.name not in container._modules:
             raise CompileError([error(
-                "E0301", f"`{node.name}` cannot name a module: PyTorch's `{type(container).__name__}` already "
+                codes.E0301, f"`{node.name}` cannot name a module: PyTorch's `{type(container).__name__}` already "
                          f"has an attribute of that name", node.span, "this label",
                 help=f"choose another label, e.g. `{node.name}_`")])
         container.add_module(node.name, _module(node, f"{prefix}{node.name}", in_place))

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping, Union
 import torch
 from torch import nn
 
-from .. import ir
+from .. import codes, ir
 from ..compiler import CompileError
 from ..diagnostics import Diagnostic, error, suggest
 from ..source import Span
@@ -84,7 +84,7 @@ def fitted_state(model: nn.Module, source: Source, fresh: Iterable[str] = ()) ->
         if not any(_within(key, name) for key in ours):
             paths = sorted({key.rpartition(".")[0] for key in ours})
             raise WeightsError(error(
-                "E0305", f"no layer with tensors is named `{name}`", None,
+                codes.E0305, f"no layer with tensors is named `{name}`", None,
                 help=suggest(name, paths) or "name a layer as `cnndsl summary` lists it, or a block's label"))
     pairs = _pairs(ours, tensors, ordered, origin, layers, fresh)
     return {our_key: tensors[their_key].reshape(ours[our_key].shape) for our_key, their_key in pairs
@@ -105,7 +105,7 @@ def _pairs(ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor],
         pairs = [(key, key) for key in our_keys]
     elif not ordered:
         raise WeightsError(error(
-            "E0303", f"weights do not fit: the names in {origin} are not this network's, and the file keeps no order",
+            codes.E0303, f"weights do not fit: the names in {origin} are not this network's, and the file keeps no order",
             _span(layers, our_keys[0]) if our_keys else None,
             f"`{our_keys[0]}` is not in {origin}" if our_keys else "",
             notes=[f"the file names its tensors like `{min(their_keys)}`"] if their_keys else [],
@@ -119,7 +119,7 @@ def _pairs(ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor],
         if _squeezed(here) != _squeezed(there) and not any(_within(our_key, name) for name in fresh):
             layer = our_key.rpartition(".")[0]
             raise WeightsError(error(
-                "E0302", f"weights do not fit: `{our_key}` is {_shape(here)}, but {origin} has "
+                codes.E0302, f"weights do not fit: `{our_key}` is {_shape(here)}, but {origin} has "
                          f"`{their_key}` of {_shape(there)} in its place",
                 _span(layers, our_key), f"tensor {index + 1} of {len(our_keys)}, in registration order",
                 notes=[f"the {index} tensors before it fit"] if index else [],
@@ -137,7 +137,7 @@ def _pairs(ours: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor],
             span = _span(layers, our_keys[-1]) if our_keys else None
             note = f"{origin} continues with `{their_keys[shorter]}` of {_shape(tuple(theirs[their_keys[shorter]].shape))}"
         raise WeightsError(error(
-            "E0303", f"weights do not fit: the network has {len(our_keys)} tensors, {origin} {len(their_keys)}",
+            codes.E0303, f"weights do not fit: the network has {len(our_keys)} tensors, {origin} {len(their_keys)}",
             span, label, notes=[f"the first {shorter} fit, in registration order", note], help=_FIX_ARCHITECTURE))
     return pairs
 
@@ -180,7 +180,7 @@ def _span(layers: Mapping[str, ir.Layer], key: str) -> Span | None:
 
 
 def _unreadable(path: Path, why: str, help: str | None = None) -> WeightsError:
-    return WeightsError(error("E0304", f"cannot read weights from {path}: {why}", None, help=help))
+    return WeightsError(error(codes.E0304, f"cannot read weights from {path}: {why}", None, help=help))
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], bool]:
@@ -232,12 +232,12 @@ def _state_dict(loaded: object, origin: str) -> dict[str, torch.Tensor]:
         if nested and _all_tensors(nested[0]):
             loaded = nested[0]
     if not isinstance(loaded, Mapping):
-        raise WeightsError(error("E0304", f"{origin} holds a {type(loaded).__name__}, not a state dict", None,
+        raise WeightsError(error(codes.E0304, f"{origin} holds a {type(loaded).__name__}, not a state dict", None,
                                  help="save the model's tensors: `torch.save(model.state_dict(), path)`"))
     for key, value in loaded.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
             raise WeightsError(error(
-                "E0304", f"{origin} is not a state dict: its entry `{str(key)[:80]}` holds a {type(value).__name__}",
+                codes.E0304, f"{origin} is not a state dict: its entry `{str(key)[:80]}` holds a {type(value).__name__}",
                 None, help="save the model's tensors: `torch.save(model.state_dict(), path)`"))
     return dict(loaded)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -15,7 +14,9 @@ from ..display import outcome_line, summary_table, summary_totals
 from ..render import print_diagnostics
 from ..counting import summarize
 from ..atomic import atomic_write_bytes
+from ..codes import CODES, Severity
 from ..compiler import check_file
+from ..diagnostics import suggest
 from ..fixes import fix_file
 from ..parser import read_source
 from .app import (EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, check_path, console,
@@ -102,15 +103,20 @@ def _fix(path: Path, network: Optional[str], overrides: dict, strict: bool, igno
 
 
 def _codes(values: Optional[list[str]], option: str) -> frozenset[str] | None:
-    """`--ignore W0201,W0204 --ignore W0203` as a set; None when the option was not given. Only
-    warnings can be silenced, so an error code is a usage error."""
+    """`--ignore W0201,W0204 --ignore W0203` as a set; None when the option was not given. Each
+    is a warning code, or the start of some (`W02`); only warnings can be silenced, so an error
+    code is a usage error, as is a code that does not exist."""
     if not values:
         return None
     codes = frozenset(code.strip().upper() for value in values for code in value.split(",") if code.strip())
+    warnings = [code for code, info in CODES.items() if info.severity is Severity.WARNING]
     for code in sorted(codes):
-        if not re.fullmatch(r"W\d{0,4}", code):
-            raise usage_error(f"{option} takes warning codes such as W0204 (or a prefix such as W02), not `{code}`"
-                              + ("; errors cannot be silenced" if code.startswith("E") else ""))
+        if any(known.startswith(code) for known in warnings):
+            continue
+        if code in CODES:
+            raise usage_error(f"{option}: {code} is an error, and errors cannot be silenced")
+        hint = suggest(code, warnings)
+        raise usage_error(f"{option}: no warning code is or starts with `{code}`" + (f"; {hint}" if hint else ""))
     return codes
 
 

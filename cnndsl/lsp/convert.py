@@ -13,6 +13,7 @@ from lsprotocol import types
 from pygls.workspace import PositionCodec
 
 from .. import syntax as S
+from ..codes import CODES
 from ..diagnostics import Diagnostic, Severity
 from ..source import SourceFile, Span
 
@@ -96,4 +97,16 @@ def diagnostic(d: Diagnostic, document: SourceFile, module: S.Module | None, pos
         span = use.span if use is not None else None
     where = positions.range(span) if span is not None else types.Range(types.Position(0, 0), types.Position(0, 0))
     return types.Diagnostic(range=where, message=message, severity=_SEVERITY[d.severity], code=d.code,
-                            source=SOURCE, related_information=related or None)
+                            code_description=_description(d.code), source=SOURCE,
+                            related_information=related or None)
+
+
+ERRORS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"  # in a source checkout
+
+
+def _description(code: str) -> types.CodeDescription | None:
+    """A link to the code's entry in docs/errors.md, where the docs are beside the package."""
+    info = CODES.get(code)
+    if info is None or not ERRORS.is_file():
+        return None
+    return types.CodeDescription(f"{ERRORS.as_uri()}#{info.anchor}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping, Sequence, cast
 
-from .. import ir, limits, syntax as S
+from .. import codes, ir, limits, syntax as S
 from ..diagnostics import Applicability, Diagnostic, Diagnostics, Label, error, rename, replace, suggest
 from ..evaluate import UNKNOWN, Env, EvalError, Unknown, ValueOrUnknown, coerce, evaluate, show
 from ..ir import Shape, Value, format_shape
@@ -110,7 +110,7 @@ class _Expander:
         use = next((n for n in _names_in(expr) if n.id == name), None)
         if use is None or name not in ("height", "width"):
             return
-        self.diags.add(error("E0039", f"`{name}` has no value here: the input of this statement is the vector "
+        self.diags.add(error(codes.E0039, f"`{name}` has no value here: the input of this statement is the vector "
                                       f"{format_shape(vector)}", use.span, "read on a vector",
                              help=f"use `{name}` before the `flatten`, or `channels` for the vector's length"))
 
@@ -124,7 +124,7 @@ class _Expander:
                 continue
             for setting in stmt.settings:
                 if setting.name in seen:
-                    self.diags.add(error("E0037", f"training setting `{setting.name}` is set twice", setting.span,
+                    self.diags.add(error(codes.E0037, f"training setting `{setting.name}` is set twice", setting.span,
                                          "set again here", secondary=(Label(seen[setting.name], "first set here"),),
                                          help="keep one of them"))
                     continue
@@ -137,7 +137,7 @@ class _Expander:
                     known = setting.name in SETTING_NAMES
                     name = Span(setting.span.file, setting.span.line, setting.span.column, setting.span.line,
                                 setting.span.column + len(setting.name))
-                    self.diags.add(error("E0037", checked.message, setting.value.span if known else setting.span,
+                    self.diags.add(error(codes.E0037, checked.message, setting.value.span if known else setting.span,
                                          f"this is {show(value)}" if known else "not a training setting",
                                          help=checked.help, fixes=() if known else rename(name, setting.name,
                                                                                           SETTING_NAMES)[1]))
@@ -161,10 +161,10 @@ class _Expander:
         if value is UNKNOWN:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.diags.add(error("E0030", f"a repeat count must be an integer, found {show(value)}", expr.span))
+            self.diags.add(error(codes.E0030, f"a repeat count must be an integer, found {show(value)}", expr.span))
             return None
         if value < 0:
-            self.diags.add(error("E0033", f"repeat count is {value}; it must be at least 0", expr.span,
+            self.diags.add(error(codes.E0033, f"repeat count is {value}; it must be at least 0", expr.span,
                                  f"evaluates to {value}",
                                  help="a count of 0 leaves the statement out; a count cannot be negative"))
             return None
@@ -173,7 +173,7 @@ class _Expander:
         return value
 
     def too_large(self, span: Span) -> None:
-        self.diags.add(error("E0034", f"the network expands to more than {limits.MAX_EXPANDED_STATEMENTS:,} "
+        self.diags.add(error(codes.E0034, f"the network expands to more than {limits.MAX_EXPANDED_STATEMENTS:,} "
                                       "statements", span, "expanded here",
                              help="check the repeat counts and block calls"))
         raise _TooLarge()
@@ -190,7 +190,7 @@ class _Expander:
             if value is UNKNOWN:
                 return None
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                self.diags.add(error("E0028", f"a shape dimension must be a positive integer, found {show(value)}",
+                self.diags.add(error(codes.E0028, f"a shape dimension must be a positive integer, found {show(value)}",
                                      dim.span))
                 return None
             dims.append(value)
@@ -210,7 +210,7 @@ class _Expander:
         """One statement; the parser bounds how deeply statements nest in a file, and this
         bounds it through block calls, so that no pass recurses deeper than the limit."""
         if self.depth >= limits.MAX_STATEMENT_DEPTH:
-            self.diags.add(error("E0035", f"statements nest deeper than {limits.MAX_STATEMENT_DEPTH} levels "
+            self.diags.add(error(codes.E0035, f"statements nest deeper than {limits.MAX_STATEMENT_DEPTH} levels "
                                           "through block calls", stmt.span, "too deep",
                                  help="flatten the blocks: call them one after another rather than inside each other"))
             raise _TooLarge()
@@ -271,7 +271,7 @@ class _Expander:
                 try:
                     args[param.name] = coerce(param, raw)
                 except ValueError as exc:
-                    self.diags.add(error("E0030" if "expected" in str(exc) else "E0036",
+                    self.diags.add(error(codes.E0030 if "expected" in str(exc) else codes.E0036,
                                          f"`{param.name}` of `{call.spec.name}` {exc}", expr.span,
                                          f"this is {show(raw)}"))
                     ok = False
@@ -286,13 +286,13 @@ class _Expander:
         if out is None:
             return [], None
         if _elements(out) > limits.MAX_ACTIVATION_ELEMENTS:
-            self.diags.add(error("E0110", f"the output {format_shape(out)} has {_elements(out):,} elements per "
+            self.diags.add(error(codes.E0110, f"the output {format_shape(out)} has {_elements(out):,} elements per "
                                           f"sample; the limit is 2^31", call.span, "too large",
                                  help="use a smaller input or fewer channels"))
             return [], None
         self.parameters += call.spec.count_params(args, shape, out)
         if self.parameters > limits.MAX_PARAMETERS:
-            self.diags.add(error("E0111", f"the network has more than 2^34 parameters ({self.parameters:,} by "
+            self.diags.add(error(codes.E0111, f"the network has more than 2^34 parameters ({self.parameters:,} by "
                                           "this layer)", call.span, "the limit is crossed here",
                                  help="use fewer channels or features"))
             raise _TooLarge()
@@ -313,7 +313,7 @@ class _Expander:
             inner[param.name] = self.value(expr, scope if param.name in call.args
                                            else self.with_channels(inner, shape))
         if self.call_depth >= limits.MAX_CALL_DEPTH:
-            self.diags.add(error("E0035", f"block calls nest deeper than {limits.MAX_CALL_DEPTH}", call.span))
+            self.diags.add(error(codes.E0035, f"block calls nest deeper than {limits.MAX_CALL_DEPTH}", call.span))
             return [], None
         self.call_depth += 1
         try:
@@ -341,7 +341,7 @@ class _Expander:
                              Applicability.SAFE if literal else Applicability.UNSAFE),) \
                 if len(inferred) == len(asserted) else ()
             self.diags.add(error(
-                "E0101", f"shape assertion does not hold: inferred {format_shape(inferred)}, "
+                codes.E0101, f"shape assertion does not hold: inferred {format_shape(inferred)}, "
                          f"asserted {format_shape(asserted)}",
                 stmt.shape.span, "asserted here", notes=notes,
                 secondary=(Label(last[0].span, f"produces {format_shape(inferred)}"),) if last else (),
@@ -361,7 +361,7 @@ class _Expander:
             what = "the input" if stmt.shortcut is None else "the shortcut"
             labels = [Label(n.span, f"gives {format_shape(n.out_shape)}") for n in (body[-1:] + (shortcut or [])[-1:])]
             self.diags.add(error(
-                "E0107", f"residual operands differ: the body gives {format_shape(out)}, {what} "
+                codes.E0107, f"residual operands differ: the body gives {format_shape(out)}, {what} "
                          f"{format_shape(short)}", stmt.keyword_span, "cannot add these", secondary=tuple(labels),
                 help=("add `shortcut { conv(%d, 1, stride=%s) batchnorm }` to project the input"
                       % (out[0], _stride_hint(shape, out))) if stmt.shortcut is None and len(out) == 3 == len(shape)
@@ -396,7 +396,7 @@ class _Expander:
         count = len(stmt.branches)
         if shape[0] % count:
             what = "channels" if len(shape) == 3 else "features"
-            self.diags.add(error("E0114", f"`split` cannot cut {shape[0]} {what} into {count} equal parts",
+            self.diags.add(error(codes.E0114, f"`split` cannot cut {shape[0]} {what} into {count} equal parts",
                                  stmt.keyword_span, f"{count} branches",
                                  notes=(f"{shape[0]} / {count} = {shape[0] / count:g}",),
                                  help=f"give it a number of branches that divides {shape[0]}, or make the "
@@ -409,7 +409,7 @@ class _Expander:
         declared = [p.name for p in net.params]
         for name in overrides:
             if name not in declared:
-                self.diags.add(error("E0025", f"network `{net.name}` has no parameter `{name}`", net.name_span,
+                self.diags.add(error(codes.E0025, f"network `{net.name}` has no parameter `{name}`", net.name_span,
                                      "given a value it does not declare",
                                      help=suggest(name, declared) or
                                      (f"its parameters are {', '.join(declared)}" if declared
@@ -419,7 +419,7 @@ class _Expander:
             if param.name in overrides:
                 env[param.name] = overrides[param.name]
             elif param.default is None:
-                self.diags.add(error("E0014", f"network parameter `{param.name}` has no value", param.span,
+                self.diags.add(error(codes.E0014, f"network parameter `{param.name}` has no value", param.span,
                                      "no default", help=f"give it with `--set {param.name}=VALUE`"))
                 env[param.name] = UNKNOWN
             else:
@@ -428,11 +428,11 @@ class _Expander:
             return None
         input_shape = self.shape(net.body[0].shape, env)
         if input_shape is not None and len(input_shape) not in (1, 3):
-            self.diags.add(error("E0028", f"input must be CxHxW or a vector, found {format_shape(input_shape)}",
+            self.diags.add(error(codes.E0028, f"input must be CxHxW or a vector, found {format_shape(input_shape)}",
                                  net.body[0].shape.span, help="write the input like 1x28x28"))
             input_shape = None
         if input_shape is not None and _elements(input_shape) > limits.MAX_ACTIVATION_ELEMENTS:
-            self.diags.add(error("E0110", f"the input {format_shape(input_shape)} has more than 2^31 elements",
+            self.diags.add(error(codes.E0110, f"the input {format_shape(input_shape)} has more than 2^31 elements",
                                  net.body[0].shape.span, "too large"))
             input_shape = None
         try:
@@ -493,11 +493,11 @@ def _joined(shapes: list[Shape]) -> Shape | None:
 def _mismatch(op: str, shapes: list[Shape], span: Span, labels: tuple[Label, ...]) -> Diagnostic:
     listing = ", ".join(format_shape(s) for s in shapes)
     if op in ("concat", "split"):
-        return error("E0108", f"`{op}` branches differ in size: {listing}", span,
+        return error(codes.E0108, f"`{op}` branches differ in size: {listing}", span,
                      "cannot join these on the channel axis", secondary=labels,
                      help="give every branch the same H and W (padding, or the same stride)")
     verb = "add" if op == "add" else "multiply"
-    return error("E0109" if op == "add" else "E0113", f"`{op}` branches differ in shape: {listing}", span,
+    return error(codes.E0109 if op == "add" else codes.E0113, f"`{op}` branches differ in shape: {listing}", span,
                  f"cannot {verb} these", secondary=labels,
                  help="make every branch give the same channels, and either the same H x W or 1x1 "
                       "(a Cx1x1 operand applies at every position)")

@@ -6,10 +6,10 @@ the shape rules themselves; this pass looks at layers in context.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Callable, Iterator, cast
 
-from .. import ir
-from ..diagnostics import Applicability, Diagnostics, Fix, Label, remove_line, replace, warning
+from .. import codes, ir
+from ..diagnostics import Applicability, Diagnostic, Diagnostics, Fix, Label, remove_line, replace, warning
 from ..source import Span
 
 _IDEMPOTENT = {"relu", "relu6", "identity"}
@@ -79,27 +79,59 @@ def _no_bias(conv: ir.Layer) -> Fix:
     return replace(close, ", bias=false", message, Applicability.UNSAFE)
 
 
-def lint(net: ir.Network, diags: Diagnostics) -> ir.Network:
-    """Add warnings for `net` to `diags`; the network itself is unchanged."""
+Rule = Callable[[ir.Network], Iterator[Diagnostic]]
+
+
+def _pairs(net: ir.Network) -> Iterator[tuple[ir.Layer | None, ir.Layer]]:
+    """Each leaf layer with the layer that runs right before it (None when something else,
+    or nothing, does)."""
     for run in _runs(net.body):
         prev: ir.Layer | None = None
         for node in run:
             layer = node if isinstance(node, ir.Layer) else None
             if layer is not None:
-                reason = _no_effect(prev, layer)
-                if reason:
-                    diags.add(warning("W0203", reason, layer.span, "no effect",
-                                      help=f"remove this `{layer.kind}`",
-                                      fixes=remove_line(layer.span, f"remove this `{layer.kind}`")))
-                if prev is not None and prev.kind == "conv" and layer.kind == "batchnorm" and prev.args["bias"]:
-                    diags.add(warning("W0204", "convolution bias is cancelled by the batchnorm after it", prev.span,
-                                      "has a bias", secondary=(Label(layer.span, "subtracts the mean"),),
-                                      help="write `bias=false` on the convolution", fixes=(_no_bias(prev),)))
+                yield prev, layer
             prev = layer
+
+
+def softmax_at_the_end(net: ir.Network) -> Iterator[Diagnostic]:
+    """W0202: the last layer is `softmax`, and training applies cross-entropy, which takes raw
+    scores: `network N { input 4 linear(3) softmax }`."""
     last = _last_layer(net.body)
     if last is not None and last.kind == "softmax":
-        diags.add(warning("W0202", "the network ends in `softmax`, but training applies cross-entropy to raw "
+        yield warning(codes.W0202, "the network ends in `softmax`, but training applies cross-entropy to raw "
                                    "scores", last.span, "softmax applied twice in training",
-                          help="remove the `softmax` (use it at inference), or end in `logsoftmax`"))
-    return net
+                      help="remove the `softmax` (use it at inference), or end in `logsoftmax`")
 
+
+def no_effect(net: ir.Network) -> Iterator[Diagnostic]:
+    """W0203: a layer that cannot change its input: `relu relu`, `maxpool(1)` of a 1x1 map,
+    `flatten` of a vector, `dropout(0)`."""
+    for prev, layer in _pairs(net):
+        reason = _no_effect(prev, layer)
+        if reason:
+            yield warning(codes.W0203, reason, layer.span, "no effect", help=f"remove this `{layer.kind}`",
+                          fixes=remove_line(layer.span, f"remove this `{layer.kind}`"))
+
+
+def bias_before_batchnorm(net: ir.Network) -> Iterator[Diagnostic]:
+    """W0204: a convolution with a bias right before `batchnorm`, which subtracts the mean and
+    so cancels it: `conv(16, 3) batchnorm`."""
+    for prev, layer in _pairs(net):
+        if prev is not None and prev.kind == "conv" and layer.kind == "batchnorm" and prev.args["bias"]:
+            yield warning(codes.W0204, "convolution bias is cancelled by the batchnorm after it", prev.span,
+                          "has a bias", secondary=(Label(layer.span, "subtracts the mean"),),
+                          help="write `bias=false` on the convolution", fixes=(_no_bias(prev),))
+
+
+# Every lint rule, one function each, in the order they run. (W0201, rows a window never reads,
+# is raised by the shape rules of layers.py, where the arithmetic is done.)
+RULES: tuple[Rule, ...] = (softmax_at_the_end, no_effect, bias_before_batchnorm)
+
+
+def lint(net: ir.Network, diags: Diagnostics) -> ir.Network:
+    """Add the warnings of every rule for `net` to `diags`; the network itself is unchanged."""
+    for rule in RULES:
+        for diagnostic in rule(net):
+            diags.add(diagnostic)
+    return net

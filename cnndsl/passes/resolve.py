@@ -11,7 +11,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .. import limits, syntax as S
+from .. import codes, limits, syntax as S
 from ..diagnostics import Diagnostics, Fix, Label, error, rename, suggest
 from ..layers import LAYERS, REQUIRED, lookup
 from ..module_names import RESERVED
@@ -54,21 +54,21 @@ class _Resolver:
                 found = target.is_file()
             except (OSError, RuntimeError, ValueError) as exc:  # a name too long, a loop of links, a NUL
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                self.diags.add(error("E0020", f"cannot read the file `use` names: {reason}", use.span, "cannot be read",
+                self.diags.add(error(codes.E0020, f"cannot read the file `use` names: {reason}", use.span, "cannot be read",
                                      help="paths in `use` are relative to the file that says `use`"))
                 continue
             if target in stack:
                 chain = " -> ".join(p.name for p in stack + (target,))
-                self.diags.add(error("E0019", "`use` cycle", use.span, "this file is already being loaded",
+                self.diags.add(error(codes.E0019, "`use` cycle", use.span, "this file is already being loaded",
                                      notes=(f"cycle: {chain}",), help="remove one of the `use` lines of the cycle"))
                 continue
             if len(stack) >= limits.MAX_USE_DEPTH:
-                self.diags.add(error("E0019", f"`use` chain deeper than {limits.MAX_USE_DEPTH} files", use.span))
+                self.diags.add(error(codes.E0019, f"`use` chain deeper than {limits.MAX_USE_DEPTH} files", use.span))
                 continue
             if any(m.file.path == target for m in self.modules):
                 continue
             if not found:
-                self.diags.add(error("E0020", f"cannot find `{use.path}`", use.span, "no such file",
+                self.diags.add(error(codes.E0020, f"cannot find `{use.path}`", use.span, "no such file",
                                      notes=(f"looked for `{use.path}` next to {module.file.name}",),
                                      help="paths in `use` are relative to the file that says `use`"))
                 continue
@@ -82,11 +82,11 @@ class _Resolver:
         for module in self.modules:
             for block in module.blocks:
                 if lookup(block.name):
-                    self.diags.add(error("E0017", f"block `{block.name}` has the name of a layer", block.name_span,
+                    self.diags.add(error(codes.E0017, f"block `{block.name}` has the name of a layer", block.name_span,
                                          "a layer name", help="rename the block"))
                 elif block.name in self.blocks:
                     first = self.blocks[block.name]
-                    self.diags.add(error("E0016", f"block `{block.name}` is defined twice", block.name_span,
+                    self.diags.add(error(codes.E0016, f"block `{block.name}` is defined twice", block.name_span,
                                          "defined again here", secondary=(Label(first.name_span, "first defined here"),),
                                          help="rename one of them"))
                 else:
@@ -98,13 +98,13 @@ class _Resolver:
         defaulted = False
         for param in params:
             if param.name in seen:
-                self.diags.add(error("E0023", f"parameter `{param.name}` is declared twice", param.span))
+                self.diags.add(error(codes.E0023, f"parameter `{param.name}` is declared twice", param.span))
             seen.add(param.name)
             if param.name == "channels":
-                self.diags.add(error("E0023", "`channels` is a read-only name and cannot be a parameter",
+                self.diags.add(error(codes.E0023, "`channels` is a read-only name and cannot be a parameter",
                                      param.span, help="choose another name"))
             if param.default is None and defaulted:
-                self.diags.add(error("E0023", f"parameter `{param.name}` has no default but follows one that has",
+                self.diags.add(error(codes.E0023, f"parameter `{param.name}` has no default but follows one that has",
                                      param.span, help="put parameters without a default first"))
             defaulted = defaulted or param.default is not None
 
@@ -130,14 +130,14 @@ class _Resolver:
     def stmt(self, stmt: S.Stmt, scope: frozenset[str], in_network: bool, label: tuple[str, Span] | None):
         if isinstance(stmt, S.Labeled):
             if stmt.label in RESERVED:
-                self.diags.add(error("E0029", f"`{stmt.label}` cannot be a label: PyTorch modules have an attribute "
+                self.diags.add(error(codes.E0029, f"`{stmt.label}` cannot be a label: PyTorch modules have an attribute "
                                               "of that name", stmt.label_span, "reserved by PyTorch",
                                      help=f"choose another label, e.g. `{stmt.label}_`"))
             return self.stmt(stmt.stmt, scope, in_network, (stmt.label, stmt.label_span))
         if isinstance(stmt, S.Call):
             return self.call(stmt, scope, label)
         if label is not None and not isinstance(stmt, (S.Residual, S.Branches, S.Repeat)):
-            self.diags.add(error("E0024", "only layers, block calls, residuals and branches can be labelled",
+            self.diags.add(error(codes.E0024, "only layers, block calls, residuals and branches can be labelled",
                                  label[1], "this label", help="remove the label"))
         if isinstance(stmt, S.Repeat):
             self.names(stmt.count, scope)
@@ -156,21 +156,21 @@ class _Resolver:
             branches = tuple(self.body(b, scope, in_network, False) for b in stmt.branches)
             if stmt.op not in S.BRANCH_OPS:
                 hint, fixes = rename(stmt.keyword_span, stmt.op, S.BRANCH_OPS)
-                self.diags.add(error("E0010", f"unknown construct `{stmt.op}`", stmt.keyword_span,
+                self.diags.add(error(codes.E0010, f"unknown construct `{stmt.op}`", stmt.keyword_span,
                                      "not a construct that takes branches",
                                      help=hint or f"the constructs with branches are {', '.join(S.BRANCH_OPS)}",
                                      fixes=fixes))
                 return Unresolved(stmt.span)
             if not stmt.branches:
-                self.diags.add(error("E0027", f"`{stmt.op}` needs at least one branch", stmt.keyword_span,
+                self.diags.add(error(codes.E0027, f"`{stmt.op}` needs at least one branch", stmt.keyword_span,
                                      help=f"write `{stmt.op} {{ branch {{ ... }} branch {{ ... }} }}`"))
             return _labelled(replace(stmt, branches=branches), label)
         if isinstance(stmt, S.Input):
-            self.diags.add(error("E0021", "`input` must be the first statement of a network", stmt.span,
+            self.diags.add(error(codes.E0021, "`input` must be the first statement of a network", stmt.span,
                                  "misplaced `input`"))
             return None
         if isinstance(stmt, S.TrainSection):
-            self.diags.add(error("E0026", "a `train` section belongs directly in a network", stmt.span))
+            self.diags.add(error(codes.E0026, "a `train` section belongs directly in a network", stmt.span))
             return None
         raise AssertionError(f"unhandled statement {stmt!r}")
 
@@ -192,7 +192,7 @@ class _Resolver:
                 return Unresolved(call.span)
             return BlockCall(block.name, bound, label[0] if label else None, call.span)
         hint, fixes = self.rename(call.name_span, call.name, [*LAYERS, *self.blocks])
-        self.diags.add(error("E0010", f"unknown layer or block `{call.name}`", call.name_span, "not defined",
+        self.diags.add(error(codes.E0010, f"unknown layer or block `{call.name}`", call.name_span, "not defined",
                              help=hint or "see the layer table in docs/language.md", fixes=fixes))
         return Unresolved(call.span)
 
@@ -204,7 +204,7 @@ class _Resolver:
         positional = [a for a in call.args if a.name is None]
         for index, arg in enumerate(positional):
             if index >= len(names):
-                self.diags.add(error("E0013", f"{what} takes at most {len(names)} argument"
+                self.diags.add(error(codes.E0013, f"{what} takes at most {len(names)} argument"
                                      f"{'s' if len(names) != 1 else ''}, found {len(positional)}", arg.span,
                                      "one too many" if index == len(positional) - 1 else "extra argument",
                                      help=f"{what} takes ({', '.join(names)})" if names else
@@ -216,7 +216,7 @@ class _Resolver:
         for arg in call.args:
             if arg.name is None:
                 if seen_keyword:
-                    self.diags.add(error("E0013", "positional argument after a keyword argument", arg.span,
+                    self.diags.add(error(codes.E0013, "positional argument after a keyword argument", arg.span,
                                          help="put positional arguments first"))
                     ok = False
                 continue
@@ -225,19 +225,19 @@ class _Resolver:
                 name_span = Span(arg.span.file, arg.span.line, arg.span.column, arg.span.line,
                                  arg.span.column + len(arg.name))
                 hint, fixes = self.rename(name_span, arg.name, names)
-                self.diags.add(error("E0012", f"{what} has no parameter `{arg.name}`", arg.span, "unknown",
+                self.diags.add(error(codes.E0012, f"{what} has no parameter `{arg.name}`", arg.span, "unknown",
                                      help=hint or (f"its parameters are {', '.join(names)}" if names
                                                    else f"{what} takes no arguments"), fixes=fixes))
                 ok = False
             elif arg.name in bound:
-                self.diags.add(error("E0015", f"argument `{arg.name}` is given twice", arg.span, "given again here",
+                self.diags.add(error(codes.E0015, f"argument `{arg.name}` is given twice", arg.span, "given again here",
                                      help=f"remove one of the two values of `{arg.name}`"))
                 ok = False
             else:
                 bound[arg.name] = arg.value
         missing = [name for name, has_default in params if not has_default and name not in bound]
         if missing and ok:
-            self.diags.add(error("E0014", f"{what} is missing {', '.join(f'`{m}`' for m in missing)}", call.span,
+            self.diags.add(error(codes.E0014, f"{what} is missing {', '.join(f'`{m}`' for m in missing)}", call.span,
                                  f"needs {', '.join(missing)}", help=f"{what} takes ({', '.join(names)})"))
             ok = False
         return bound if ok else None
@@ -246,7 +246,7 @@ class _Resolver:
         if isinstance(expr, S.Name):
             if expr.id not in scope:
                 hint, fixes = self.rename(expr.span, expr.id, sorted(scope))
-                self.diags.add(error("E0011", f"unknown name `{expr.id}`", expr.span, "not defined here",
+                self.diags.add(error(codes.E0011, f"unknown name `{expr.id}`", expr.span, "not defined here",
                                      help=hint or "declare it as a parameter of the network or block", fixes=fixes))
         elif isinstance(expr, S.Unary):
             self.names(expr.operand, scope)
@@ -287,7 +287,7 @@ class _Resolver:
                 elif state.get(call.block) == 1:
                     cyclic.update(path)
                     chain = " -> ".join(path + [call.block])
-                    self.diags.add(error("E0018", f"block `{call.block}` calls itself", call.span,
+                    self.diags.add(error(codes.E0018, f"block `{call.block}` calls itself", call.span,
                                          "recursive call", notes=(f"call chain: {chain}",),
                                          help="blocks are expanded inline; use `repeat` for repetition"))
                 elif state.get(call.block) is None:
@@ -330,12 +330,12 @@ def resolve(root: S.Module, load: Loader, diags: Diagnostics) -> Program:
     networks: dict[str, S.Network] = {}
     for network in root.networks:
         if network.name in networks:
-            diags.add(error("E0016", f"network `{network.name}` is defined twice", network.name_span,
+            diags.add(error(codes.E0016, f"network `{network.name}` is defined twice", network.name_span,
                             secondary=(Label(networks[network.name].name_span, "first defined here"),)))
             continue
         r.check_params(network.params)
         if not network.body or not isinstance(network.body[0], S.Input):
-            diags.add(error("E0021", f"network `{network.name}` has no `input`", network.name_span,
+            diags.add(error(codes.E0021, f"network `{network.name}` has no `input`", network.name_span,
                             "its first statement must be `input`",
                             help="start the network with its input shape, e.g. `input 1x28x28`"))
         networks[network.name] = r.definition(network, True)

@@ -20,12 +20,12 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from .. import syntax as S
-from ..diagnostics import Diagnostic, Severity, warning
+from .. import codes, syntax as S
+from ..codes import CODES, Severity
+from ..diagnostics import Diagnostic, suggest, warning
 from ..source import SourceFile, Span
 
 _ALLOW = re.compile(r"#\s*allow\s*\(([^)]*)\)")
-_CODE = re.compile(r"[EW]\d{4}")
 
 
 @dataclass(frozen=True)
@@ -138,17 +138,18 @@ def silence(diagnostics: Iterable[Diagnostic], modules: Iterable[S.Module], root
 
 def _unused(allow: Allow, index: int, used: set[tuple[int, str]]) -> list[Diagnostic]:
     if not allow.codes:
-        return [warning("W0205", "`allow` names no code", allow.span, "nothing to allow",
+        return [warning(codes.W0205, "`allow` names no code", allow.span, "nothing to allow",
                         help="name the warning to allow, e.g. `# allow(W0204)`, or remove the comment")]
     problems = []
     for code in allow.codes:
-        if not _CODE.fullmatch(code):
-            problems.append(warning("W0205", f"`{code}` is not a diagnostic code", allow.span, "not a code",
-                                    help="codes look like W0204; see docs/errors.md"))
-        elif code.startswith("E"):
-            problems.append(warning("W0205", f"`allow` cannot silence the error {code}", allow.span,
+        if code not in CODES:
+            problems.append(warning(codes.W0205, f"`{code}` is not a diagnostic code", allow.span, "not a code",
+                                    help=suggest(code, [c for c, v in CODES.items() if v.severity is Severity.WARNING])
+                                    or "the warning codes are listed in docs/errors.md"))
+        elif CODES[code].severity is Severity.ERROR:
+            problems.append(warning(codes.W0205, f"`allow` cannot silence the error {code}", allow.span,
                                     "errors cannot be allowed", help="fix the error; only warnings can be allowed"))
         elif (index, code) not in used:
-            problems.append(warning("W0205", f"`allow({code})` silences nothing", allow.span, "no such warning here",
+            problems.append(warning(codes.W0205, f"`allow({code})` silences nothing", allow.span, "no such warning here",
                                     help="remove it, or move it onto the statement that has the warning"))
     return problems

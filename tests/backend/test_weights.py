@@ -85,7 +85,7 @@ def test_pytorch_files_checkpoints_and_run_directories(tmp_path: Path) -> None:
         assert same_outputs(model, ref), source
 
 
-def test_fresh_layers_keep_their_initialisation_whatever_the_file_holds() -> None:
+def test_fresh_layers_keep_their_initialisation_whatever_the_file_holds(bless: bool) -> None:
     ref, model = reference(classes=5), tiny()
     head = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("head.")}
     cnndsl.load_weights(model, ref.state_dict(), fresh=["head"])
@@ -95,6 +95,7 @@ def test_fresh_layers_keep_their_initialisation_whatever_the_file_holds() -> Non
     with pytest.raises(WeightsError, match="no layer with tensors is named `haed`") as caught:
         cnndsl.load_weights(model, ref.state_dict(), fresh=["haed"])
     assert caught.value.diagnostic.code == "E0305" and caught.value.diagnostic.help == "did you mean `head`?"
+    _golden("E0305_misspelt_fresh", caught.value, bless)
     with pytest.raises(WeightsError, match="named `relu1`"):  # a layer without tensors cannot be fresh
         cnndsl.load_weights(model, ref.state_dict(), fresh=["relu1"])
 
