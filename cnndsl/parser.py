@@ -379,7 +379,9 @@ def _syntax_error(file: SourceFile, exc: UnexpectedInput) -> Diagnostic:
                      secondary=(Label(word, "not a keyword"),), help=f"did you mean `{keyword}`?", fixes=fixes)
     return error(codes.E0001, f"unexpected `{token}`", span, "not expected here",
                  notes=(f"expected {_describe_expected(set(exc.expected))}",),
-                 help=_token_help(str(token), set(exc.expected), file.line(line)[:column - 1]), fixes=fixes)
+                 help=f"did you mean `{misspelt[2]}`?" if misspelt else
+                 _token_help(str(token), set(exc.expected), file.line(line)[:column - 1]),
+                 secondary=(Label(misspelt[0], "not a keyword"),) if misspelt else (), fixes=fixes)
 
 
 def _misspelt_keyword(file: SourceFile, token: Token) -> tuple[Span, str, str] | None:
