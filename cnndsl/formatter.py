@@ -6,7 +6,7 @@ construction. What the tree leaves out comes from the source: the comments, blan
 `stmt * N` or `repeat N { ... }`.
 
 The layout: four spaces per level; one statement per line; braces on the line of their
-keyword; `name = value` keywords and parameters; `, ` between arguments; shapes compact
+keyword; `name=value` keyword arguments and `name = value` parameters; `, ` between arguments; shapes compact
 (`3x32x32`) when every dimension is an integer literal and in brackets otherwise; the `->`
 of one-line shape assertions in one column per body, and trailing comments in another;
 a blank line around every block and network definition.

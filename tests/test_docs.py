@@ -45,3 +45,29 @@ def test_examples_in_the_error_index_match_the_golden_files() -> None:
         code = expected.stem.split("_")[0]
         if f"## {code}:" in ERRORS and f"{expected.stem}.net" in ERRORS:
             assert expected.read_text(encoding="utf-8").rstrip() in ERRORS, f"{expected.name} is stale in errors.md"
+
+
+def test_network_examples_in_the_docs_are_in_fmt_layout() -> None:
+    """What a reader copies from the docs passes `cnndsl fmt --check`: every code block of the
+    README and docs/ that holds a whole `.net` file is printed as fmt prints it. errors.md is
+    left out: its examples are the golden files' inputs, mistakes included, at the positions
+    their messages point at."""
+    from cnndsl.formatter import format_source
+    from cnndsl.source import SourceFile
+
+    checked = 0
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        if doc.name == "errors.md":
+            continue
+        text = doc.read_text(encoding="utf-8")
+        for block in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M):
+            language, code = block.groups()
+            if language not in ("", "net", "cnndsl") or not re.search(r"^(network|block) \w+", code, re.M):
+                continue
+            line = text.count("\n", 0, block.start()) + 2
+            formatted, _ = format_source(SourceFile(f"{doc.name}:{line}", code))
+            if formatted is None:  # not a whole file (a fragment, or a syntax error shown on purpose)
+                continue
+            checked += 1
+            assert formatted == code, f"{doc.relative_to(ROOT)}:{line} is not in fmt's layout:\n{formatted}"
+    assert checked >= 6

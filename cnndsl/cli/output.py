@@ -27,19 +27,19 @@ def check_output(output: Path, source: Path, suffix: str) -> None:
     try:
         kind = kind_of(output)
     except OSError as exc:  # a path too long, a parent that is a file, a loop of links
-        raise usage_error(f"cannot write {escape(str(output))}: {exc.strerror or exc}") from None
+        raise usage_error(f"cannot write {output}: {exc.strerror or exc}") from None
     if kind == "a directory":
-        example = escape(str(output / (source.stem + suffix)))
-        raise usage_error(f"{escape(str(output))} is a directory; give a file name, e.g. {example}")
+        example = output / (source.stem + suffix)
+        raise usage_error(f"{output} is a directory; give a file name, e.g. {example}")
     if kind is not None:
         instead = (f"give the path it points to, {output.resolve()}" if kind == "a symbolic link"
                    else "redirect stdout to write there")
-        raise usage_error(f"-o {escape(str(output))} is {kind}; -o writes only a regular file or a new path "
-                          f"({escape(instead)})")
+        raise usage_error(f"-o {output} is {kind}; -o writes only a regular file or a new path "
+                          f"({instead})")
     if output.exists() and source.exists() and output.resolve() == source.resolve():
-        raise usage_error(f"-o {escape(str(output))} would overwrite the network file itself")
+        raise usage_error(f"-o {output} would overwrite the network file itself")
     if not output.parent.is_dir():
-        raise usage_error(f"cannot write {escape(str(output))}: no directory {escape(str(output.parent))}")
+        raise usage_error(f"cannot write {output}: no directory {output.parent}")
 
 
 def write_output(output: Path, data: str | bytes) -> None:
