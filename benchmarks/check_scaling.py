@@ -1,7 +1,8 @@
 """`check` time as files grow: linear, and the largest file the limits allow.
 
 Generated networks of 1,000, 10,000 and 100,000 statements (the most the limits allow after
-expansion), written one a line and all on one line, a network with 80,000 parameters, and a
+expansion), written one a line and all on one line, a network with 80,000 parameters, one
+with 30,000 parameters and 20,000 statements (each statement can read every parameter), and a
 line of 4,000 statements that each draw a warning, rendered as `check` prints them. Every
 statement reaches the parser, resolve, expand and lint. The figure is processor time
 (`time.process_time`) of the whole static pipeline in-process, best of `--runs`: on a busy
@@ -30,9 +31,9 @@ def statements(count: int, separator: str) -> str:
     return "network Big {\ninput 4x8x8\n" + body + "\n}\n"
 
 
-def parameters(count: int) -> str:
+def parameters(count: int, body: str = "conv(p1, 1)") -> str:
     params = ",".join(f"p{i}=1" for i in range(count))
-    return f"network Params({params}) {{\ninput 4x8x8\nconv(p1, 1)\n}}\n"
+    return f"network Params({params}) {{\ninput 4x8x8\n{body}\n}}\n"
 
 
 def check_and_render(source: str) -> int:
@@ -58,6 +59,8 @@ def main() -> None:
     cases = [(f"{n:,} statements, one a line", statements(n, "\n"), n) for n in (1_000, 10_000, 100_000)]
     cases += [(f"{n:,} statements, one line", statements(n, ";"), n) for n in (1_000, 10_000, 100_000)]
     cases += [("80,000 parameters", parameters(80_000), 80_000),
+              # every statement sees every parameter: linear only if the names are shared, not copied
+              ("30,000 parameters x 20,000 stmts", parameters(30_000, "\n".join(["relu"] * 20_000)), 50_000),
               ("4,000 warnings on one line", "network W {\ninput 4\n" + "relu;" * 4_000 + "\n}\n", 4_000)]
     print(f"{'input':32}{'bytes':>11}{'seconds':>9}{'us/item':>9}{'diagnostics':>13}")
     for name, source, items in cases:

@@ -29,16 +29,35 @@ from typing import Any
 # torch; a value the user has set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# The training subpackage is imported before the function `train` is bound below: the
-# function then stays `cnndsl.train` (a subpackage imported later would take the name).
-from .train.commands.run import Run  # noqa: E402
-from .api import Diagram, Network, SummaryInfo, compile, diagram, load, load_weights, summary, train  # noqa: E402
-from .compiler import CompileError, Report, check  # noqa: E402
-from .errors import Error  # noqa: E402
+from importlib import import_module  # noqa: E402
+
+from . import train as _training  # noqa: E402,F401  (the subpackage; see _PUBLIC)
 from .version import __version__  # noqa: E402
+
+# The public names, each loaded from its module on first use (PEP 562), so that `import cnndsl`,
+# which every command's start-up pays for, loads only what is used: `cnndsl summary` never
+# loads the run-directory code behind `Run`. `train` is the function: the subpackage of that
+# name was imported above, once, and its binding is removed here, so importing the
+# subpackage's modules later leaves `cnndsl.train` alone.
+_PUBLIC = {"CompileError": "compiler", "Report": "compiler", "check": "compiler", "Error": "errors",
+           "Diagram": "api", "Network": "api", "SummaryInfo": "api", "compile": "api", "diagram": "api",
+           "load": "api", "load_weights": "api", "summary": "api", "train": "api", "Run": "train.commands.run"}
+del globals()["train"]  # bound by the import system when the subpackage loaded
 
 __all__ = ["CompileError", "Diagram", "Error", "Network", "Report", "Run", "SummaryInfo", "__version__", "check",
            "compile", "diagram", "load", "load_ipython_extension", "load_weights", "summary", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'cnndsl' has no attribute {name!r}")
+    value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from functools import cache
 from importlib.metadata import packages_distributions
@@ -53,7 +54,7 @@ ALLOWED: dict[str, set[str]] = {
     "graph": {"core"},
     "backends": {"core"},
     "lsp": {"core", "api"},
-    "api": {"core", "backends", "graph", "train.errors", "train.commands"},
+    "api": {"core", "backends", "graph", "train", "train.errors", "train.commands"},
     "train": set(),
     "train.errors": {"core"},
     "train.data": {"core", "train.errors"},
@@ -197,3 +198,18 @@ def test_every_package_imported_is_declared() -> None:
     undeclared = sorted(name for name in third_party
                         if not {_distribution(d) for d in providers.get(name, [name])} & declared)
     assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+
+
+def test_import_cnndsl_loads_a_public_name_only_when_it_is_used() -> None:
+    """`import cnndsl` (paid by every command's start-up) loads no module behind the public
+    names until one is used; `cnndsl.train` stays the function whatever is imported after."""
+    code = ("import sys, cnndsl\n"
+            "lazy = ['cnndsl.api', 'cnndsl.compiler', 'cnndsl.train.commands.run', 'cnndsl.train.rundir.files']\n"
+            "assert not [m for m in lazy if m in sys.modules], [m for m in lazy if m in sys.modules]\n"
+            "import cnndsl.train.commands.session, cnndsl.train.errors\n"
+            "assert callable(cnndsl.train) and cnndsl.train.__module__ == 'cnndsl.api', cnndsl.train\n"
+            "assert cnndsl.Run.__module__ == 'cnndsl.train.commands.run' and cnndsl.check.__module__ == 'cnndsl.compiler'\n"
+            "assert set(cnndsl.__all__) <= set(dir(cnndsl))\n"
+            "print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

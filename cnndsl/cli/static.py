@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..ir import format_shape
-from ..display import outcome_line, summary_table, summary_totals
+from ..display import outcome_line, summary_table, summary_title, summary_totals
 from ..render import print_diagnostics
 from ..counting import summarize
 from ..atomic import atomic_write_bytes
@@ -139,5 +139,7 @@ def summary(
     if format is Format.json:
         print(json.dumps(payload))
         return
-    console.print(summary_table(payload))
-    console.print("\n".join(summary_totals(payload)))
+    heading, rule, *rows = summary_table(payload)
+    console.print(summary_title(payload), highlight=False, markup=False)
+    console.print(heading, style="bold", highlight=False, markup=False)
+    console.out("\n".join([rule, *rows, *summary_totals(payload)]), highlight=False)

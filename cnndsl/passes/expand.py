@@ -11,6 +11,7 @@ once and later ones are still found.
 from __future__ import annotations
 
 import math
+from collections import ChainMap
 from typing import Callable, Mapping, Sequence, cast
 
 from .. import codes, ir, limits, syntax as S
@@ -33,12 +34,15 @@ class _TooLarge(Exception):
 Observer = Callable[[object, "Shape | None", "Shape | None", "list[ir.Node]"], None]
 
 
-class _Scope(dict):
-    """The names a statement's expressions may read; `vector` is the input when it is a
-    vector, where `height` and `width` have no value."""
+class _Scope(ChainMap[str, ValueOrUnknown]):
+    """The names a statement's expressions may read: the few that describe its input, in
+    front of the parameters in scope, which are shared, not copied (a network may have
+    thousands of parameters and statements). `vector` is the input when it is a vector, where
+    `height` and `width` have no value."""
 
-    def __init__(self, names: Mapping[str, ValueOrUnknown], vector: Shape | None) -> None:
-        super().__init__(names)
+    def __init__(self, local: dict[str, ValueOrUnknown], names: Mapping[str, ValueOrUnknown],
+                 vector: Shape | None) -> None:
+        super().__init__(local, cast("dict[str, ValueOrUnknown]", names))  # only read through the chain
         self.vector = vector
 
 
@@ -149,12 +153,11 @@ class _Expander:
         """`env` with the names that read the shape reaching a statement: `channels`, and
         `height` and `width` unless a parameter of that name shadows them (on a vector they
         have no value, and reading them is an error)."""
-        scope = _Scope({**env, "channels": shape[0] if shape else UNKNOWN},
-                       vector=shape if shape is not None and len(shape) == 1 else None)
+        local: dict[str, ValueOrUnknown] = {"channels": shape[0] if shape else UNKNOWN}
         for axis, name in enumerate(("height", "width"), start=1):
             if name not in env:
-                scope[name] = shape[axis] if shape is not None and len(shape) == 3 else UNKNOWN
-        return scope
+                local[name] = shape[axis] if shape is not None and len(shape) == 3 else UNKNOWN
+        return _Scope(local, env, vector=shape if shape is not None and len(shape) == 1 else None)
 
     def count(self, expr: S.Expr, env: Env) -> int | None:
         value = self.value(expr, env)
