@@ -1,5 +1,5 @@
 """The notebooks run in a real Jupyter kernel, every cell as shown: the tutorials in
-docs/notebooks/ (minutes of training: with `pytest --slow`), and the notebook of issue 16's
+docs/notebooks/ (each trains on digits for a few seconds), and the notebook of issue 16's
 "done when" (a rejected cell, the fixed cell, a summary, and training on digits to 95%)."""
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ def finished(bar: str) -> bool:
     return re.search(r" (\d+)/\1 ", bar) is not None
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_a_tutorial_notebook_runs_as_shown(path: Path, tmp_path: Path) -> None:
     shutil.copy(path, tmp_path / path.name)
