@@ -19,7 +19,6 @@ from rich.console import Console
 from rich.text import Text
 
 from .diagnostics import Diagnostic
-from .highlight import highlight
 from .source import Span
 
 _STYLE = {"error": "bold red", "warning": "bold yellow"}
@@ -107,6 +106,8 @@ def render(diagnostic: Diagnostic) -> Text:
 
 
 def _source_line(span: Span, number: int, width: int, shown: tuple[int, int]) -> Text:
+    from .highlight import highlight  # Pygments: loaded only when a source line is shown
+
     text = span.file.line(number).replace("\t", " ")
     line = Text()
     line.append(f"\n{number:>{width}} | ", _GUTTER)

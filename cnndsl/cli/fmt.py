@@ -16,7 +16,6 @@ from rich.text import Text
 
 from ..atomic import atomic_write_text
 from ..formatter import format_source
-from ..highlight import highlight
 from .. import limits
 from ..parser import decode_source, read_bounded, read_source
 from ..render import print_diagnostics
@@ -115,6 +114,8 @@ def _format(path: Path, check: bool, to_stdout: bool, tally: _Tally) -> None:
 def _print_source(text: str) -> None:
     """Highlighted on a terminal; byte for byte otherwise, so that it can be redirected."""
     if console.is_terminal:
+        from ..highlight import highlight  # Pygments, loaded only when it colours something
+
         console.print(highlight(text), end="")
     else:
         sys.stdout.write(text)
