@@ -130,20 +130,30 @@ SUMMARY_COLUMNS = (("layer", "left"), ("kind", "left"), ("line", "right"), ("out
                    ("params", "right"), ("MACs", "right"))
 
 
-def summary_table(info: Mapping[str, Any]) -> list[str]:
+# A column is as wide as its widest cell up to this; a longer cell (a label of thousands of
+# characters, say) runs past its column on its own row instead of widening every row.
+MAX_COLUMN_WIDTH = 48
+# The table's lines in Unicode box drawing, and in ASCII for a terminal that cannot show it.
+UNICODE_RULES = ("┃", "╇", "━", "│")
+ASCII_RULES = ("|", "+", "-", "|")
+
+
+def summary_table(info: Mapping[str, Any], ascii: bool = False) -> list[str]:
     """The per-layer table of `cnndsl summary`, as lines: the heading, its rule, a line per
     layer. Laid out here rather than by Rich's Table, which measures and wraps every cell:
-    for a network of a thousand layers that was most of `summary`'s time. Columns take the
-    width of their widest cell, and nothing is cut short on a narrow terminal."""
+    for a network of a thousand layers that was most of `summary`'s time. Nothing is cut short
+    on a narrow terminal, and the output stays proportional to the cells' text."""
+    heading_bar, cross, rule, bar = ASCII_RULES if ascii else UNICODE_RULES
     rows = summary_rows(info)
-    widths = [max([len(name), *(len(row[i]) for row in rows)]) for i, (name, _) in enumerate(SUMMARY_COLUMNS)]
+    widths = [min(MAX_COLUMN_WIDTH, max([len(name), *(len(row[i]) for row in rows)]))
+              for i, (name, _) in enumerate(SUMMARY_COLUMNS)]
 
-    def line(cells: Sequence[str], bar: str) -> str:
-        return bar.join(f" {cell.rjust(width) if align == 'right' else cell.ljust(width)} "
-                        for cell, width, (_, align) in zip(cells, widths, SUMMARY_COLUMNS))
+    def line(cells: Sequence[str], separator: str) -> str:
+        return separator.join(f" {cell.rjust(width) if align == 'right' else cell.ljust(width)} "
+                              for cell, width, (_, align) in zip(cells, widths, SUMMARY_COLUMNS))
 
-    return [line([name for name, _ in SUMMARY_COLUMNS], "┃"), "╇".join("━" * (width + 2) for width in widths),
-            *(line(row, "│") for row in rows)]
+    return [line([name for name, _ in SUMMARY_COLUMNS], heading_bar), cross.join(rule * (width + 2) for width in widths),
+            *(line(row, bar) for row in rows)]
 
 
 def summary_plain(info: Mapping[str, Any]) -> str:

@@ -168,3 +168,33 @@ def test_help_lists_every_command_in_order() -> None:
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == ["check", "summary", "export", "train", "eval", "predict", "graph", "fmt", "lsp"]
+
+
+def _summary_process(path: Path, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "cnndsl", "summary", str(path)], capture_output=True,
+                          timeout=120, env={**os.environ, **env})
+
+
+def test_summary_draws_its_table_in_ascii_where_the_output_cannot_take_unicode(tmp_path: Path) -> None:
+    net = tmp_path / "lenet5.net"
+    net.write_text((Path(__file__).parent.parent / "architectures" / "lenet5.net").read_text())
+    done = _summary_process(net, PYTHONIOENCODING="ascii")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode("ascii").splitlines()
+    assert lines[1].startswith(" layer    | kind") and set(lines[2]) <= {"-", "+"}
+    assert " conv1    | conv    |   14 |  6x28x28 |    156 | 117,600 " in lines
+
+
+def test_a_huge_label_runs_past_its_column_instead_of_widening_every_row(tmp_path: Path) -> None:
+    """The output of summary stays proportional to its cells: one 100,000-character label
+    does not pad the other thousand rows to its width."""
+    net = tmp_path / "big.net"
+    net.write_text("network Big {\n    input 1x8x8\n    " + "a" * 100_000 + ": conv(4, 3)\n"
+                   + "    sigmoid\n    relu\n" * 500 + "}\n")
+    done = _summary_process(net)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    assert "a" * 100_000 in out and len(out) < 200_000
+    assert max(len(line) for line in out.splitlines() if "a" * 100 not in line) < 120
