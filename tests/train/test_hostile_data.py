@@ -4,6 +4,7 @@ message and exit code, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,19 @@ def test_a_seed_past_64_bits_is_a_diagnostic_in_a_file_and_a_usage_error_as_a_fl
     net.write_text(TINY_NET)
     flag = cnndsl("train", net, "--data", "digits", "--seed", str(2**64))
     assert flag.returncode == 2 and "Traceback" not in flag.stderr and "--seed" in flag.stderr
+
+
+def test_markup_in_paths_and_class_names_is_printed_as_written(tmp_path: Path) -> None:
+    """A run folder, an image folder and class names holding Rich markup (`[/]`, `[red]`) are
+    printed literally by train and eval, and the run completes."""
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET.replace("classes = 10", "classes = 2"))
+    images = _folder(tmp_path / "img[/]s", {"[red]cat": 6, "[bold]dog": 6})
+    out = tmp_path / "a[/]b"
+    done = cnndsl("train", net, "--data", f"imagefolder:{images}", "--epochs", "1", "--out", out)
+    assert done.returncode == 0, done.stderr
+    text = " ".join((done.stdout + done.stderr).split())
+    assert f"run {out}" in text and "[red]cat" in text and "[bold]dog" in text and str(images) in text
+    assert json.loads((out / "status.json").read_text())["state"] == "complete"
+    evaluated = cnndsl("eval", out)
+    assert evaluated.returncode == 0 and "[red]cat" in evaluated.stdout, evaluated.stderr

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..loop.metrics import Evaluation
 
@@ -106,7 +107,7 @@ def epoch_line(record: dict) -> str:
 
 def results_table(evaluation: Evaluation, classes: Sequence[str], title: str) -> Table:
     """Overall test loss and accuracy, then each class's accuracy."""
-    table = Table(title=title, title_justify="left", show_footer=True)
+    table = Table(title=Text(title), title_justify="left", show_footer=True)
     table.add_column("class", footer="all")
     table.add_column("test images", justify="right", footer=str(evaluation.samples))
     table.add_column("correct", justify="right", footer=str(int(evaluation.confusion.diagonal().sum())))
@@ -114,7 +115,7 @@ def results_table(evaluation: Evaluation, classes: Sequence[str], title: str) ->
     totals = evaluation.confusion.sum(dim=1).tolist()
     hits = evaluation.confusion.diagonal().tolist()
     for name, total, hit, accuracy in zip(classes, totals, hits, evaluation.per_class()):
-        table.add_row(name, str(total), str(hit), "-" if accuracy is None else f"{accuracy:.2%}")
+        table.add_row(Text(name), str(total), str(hit), "-" if accuracy is None else f"{accuracy:.2%}")
     table.caption = f"test loss {evaluation.loss:.4f}"
     table.caption_justify = "left"
     return table
@@ -125,9 +126,9 @@ def confusion_table(evaluation: Evaluation, classes: Sequence[str]) -> Table:
     table = Table(title="confusion matrix (rows: true class, columns: predicted class)", title_justify="left")
     table.add_column("true \\ predicted")
     for name in classes:
-        table.add_column(name, justify="right")
+        table.add_column(Text(name), justify="right")
     for name, row in zip(classes, evaluation.confusion.tolist()):
-        table.add_row(name, *(str(v) for v in row))
+        table.add_row(Text(name), *(str(v) for v in row))
     return table
 
 

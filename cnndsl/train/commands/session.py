@@ -195,7 +195,7 @@ class Session:
         self.warmup: Warmup | None = None
 
     def log(self, message: str) -> None:
-        self.console.print(message, highlight=False)
+        self.console.print(message, highlight=False, markup=False)
 
     def run(self) -> RunDir:
         request, cluster = self.request, self.cluster
@@ -231,9 +231,9 @@ class Session:
     def _print_recipe(self, resolved: Resolved) -> None:
         """The run's first lines: the recipe that runs, why, and every value it filled in."""
         first, *rest = resolved.describe()
-        self.console.print(f"[bold]recipe[/] {first}", highlight=False)
+        self.console.print(f"[bold]recipe[/] {escape(first)}", highlight=False)
         for line in rest:
-            self.console.print(f"  {line}", highlight=False)
+            self.console.print(f"  {line}", highlight=False, markup=False)
 
     def _prepare(self, settings: TrainSettings, spec: DataSpec, plan: DevicePlan) -> RunDir:
         request, net, cluster = self.request, self.net, self.cluster
@@ -256,7 +256,6 @@ class Session:
         run, complete = cluster.main_decides(lambda: self._run_dir(existing, config, settings))
         if complete:
             return run
-        self._print_plan(settings, dataset, train_set, adaptation, augmentation, plan, run)
         return self._train(run, settings, dataset, train_set, adaptation, augmentation, plan)
 
     def _run_dir(self, existing: RunDir | None, config: dict, settings: TrainSettings) -> tuple[RunDir, bool]:
@@ -335,7 +334,7 @@ class Session:
         shape = "x".join(map(str, dataset.image_shape))
         lines = [
             f"[bold]network[/] {net.name}: input {format_shape(net.input_shape)}, {classes_of(net)} classes",
-            f"[bold]data[/] {dataset.spec}: {len(train_set):,} training images{limited}, {len(dataset.test):,} test "
+            f"[bold]data[/] {escape(dataset.spec)}: {len(train_set):,} training images{limited}, {len(dataset.test):,} test "
             f"images, {shape}, {len(dataset.classes)} classes",
             *([f"[bold]epoch[/] {partial}"] if (partial := partial_batch(
                 effective_batch_size(settings, len(train_set)), len(train_set))) else []),
@@ -347,17 +346,19 @@ class Session:
               if self.init is not None else []),
             *([f"[bold]workers[/] {self.cluster.describe(effective_batch_size(settings, len(train_set)))}"]
               if self.cluster.distributed else []),
-            f"[bold]run[/] {run.path}",
+            f"[bold]run[/] {escape(str(run.path))}",
         ]
         for line in lines:
             self.console.print(line, highlight=False)
 
     def _train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
                adaptation: Adaptation, augmentation: Augmentation, plan: DevicePlan) -> RunDir:
-        """Train, saving each epoch whole. Whatever stops the run (divergence, Ctrl-C, a full
-        disk, any failure), its weights, metrics and status are brought back to the last
-        epoch the checkpoint holds and the status says why it stopped: never `running`."""
+        """Say what runs, then train, saving each epoch whole. Whatever stops the run once its
+        directory exists (divergence, Ctrl-C, a full disk, any failure), its weights, metrics
+        and status are brought back to the last epoch the checkpoint holds and the status says
+        why it stopped: never `running`."""
         try:
+            self._print_plan(settings, dataset, train_set, adaptation, augmentation, plan, run)
             return self._epochs(run, settings, dataset, train_set, adaptation, augmentation, plan)
         except Diverged as exc:
             done, note = self._stop(run, settings, DIVERGED, str(exc))
@@ -471,7 +472,8 @@ class Session:
         run.write_evaluation({"data": dataset.spec, **final.as_json(dataset.classes)})
         run.write_status(COMPLETE, len(records), settings.epochs)
         self.console.print(results_table(final, dataset.classes, f"{self.net.name} on {dataset.spec} (test set)"))
-        self.console.print(f"run directory: {run.path} ({CONFIG}, weights.pt, metrics.jsonl, plots)", highlight=False)
+        self.console.print(f"run directory: {run.path} ({CONFIG}, weights.pt, metrics.jsonl, plots)", highlight=False,
+                           markup=False)
 
 
 def draw_curves(run: RunDir, records: list[dict], network: str, settings: TrainSettings) -> None:
