@@ -11,6 +11,7 @@ module imports neither torch nor anything under `cnndsl/train`.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Union
@@ -144,7 +145,12 @@ def read_spec(text: str) -> DataSpec | Problem:
     if kind == "imagefolder":
         if not sep or not path:
             return Problem("`imagefolder` needs a folder: --data imagefolder:PATH", usage=True)
-        return DataSpec("imagefolder", Path(path).expanduser())
+        try:
+            return DataSpec("imagefolder", Path(path).expanduser())
+        except RuntimeError:  # `~someone` for a user this machine does not know
+            user = path.split("/", 1)[0]
+            return Problem(f"`{user}` names no user on this machine: {text}",
+                           help="write the folder's path out, or use `~/` for your own home folder", usage=True)
     if sep or kind not in NAMED_SETS:
         close = difflib.get_close_matches(kind, NAMED_SETS + ("imagefolder",), n=1)
         return Problem(f"unknown data set `{text}`", help=(f"did you mean `{close[0]}`? " if close else "")
@@ -171,9 +177,15 @@ def _number(low: float, high: float | None, low_open: bool = False) -> Check:
     def check(name: str, value: Value) -> float | Problem:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return Problem(f"`{name}` must be a number, not {show(value)}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+        if not math.isfinite(number):
+            shown = show(value) if isinstance(value, float) else f"a number of {value.bit_length()} bits"
+            return Problem(f"`{name}` must be a finite number, not {shown}")
         too_low = number <= low if low_open else number < low
-        if too_low or (high is not None and number >= high) or number != number:
+        if too_low or (high is not None and number >= high):
             bounds = f"{'above' if low_open else 'at least'} {low:g}" + (f" and below {high:g}" if high is not None else "")
             return Problem(f"`{name}` must be {bounds}, not {number:g}")
         return number

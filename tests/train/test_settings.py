@@ -6,7 +6,7 @@ import pytest
 
 from cnndsl.train.errors import TrainError, UsageError
 from cnndsl.train.loop.settings import resolve, resolve_explained
-from cnndsl.train_schema import FAST, PLAIN, SETTING_NAMES
+from cnndsl.train_schema import CHECKS, FAST, PLAIN, SETTING_NAMES, Problem, read_spec
 
 NO_FLAGS = {name: None for name in SETTING_NAMES}
 
@@ -128,3 +128,16 @@ def test_optimizers_fuse_their_update_where_torch_can_and_fall_back_where_it_can
     fallback = recipe.build_optimizer(model, settings)
     assert isinstance(fallback, NoFusedKernel) and fallback.defaults["foreach"] is True
     assert not fallback.defaults.get("fused")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 10**400])
+@pytest.mark.parametrize("name", ["lr", "weight_decay", "momentum", "label_smoothing"])
+def test_a_rate_must_be_a_finite_number(name: str, value: float) -> None:
+    problem = CHECKS[name](name, value)
+    assert isinstance(problem, Problem) and f"`{name}` must be a finite number" in problem.message
+
+
+def test_a_home_folder_of_an_unknown_user_is_a_problem_not_a_crash() -> None:
+    problem = read_spec("imagefolder:~nosuchuser-cnndsl/x")
+    assert isinstance(problem, Problem) and problem.usage
+    assert problem.message == "`~nosuchuser-cnndsl` names no user on this machine: imagefolder:~nosuchuser-cnndsl/x"
