@@ -35,8 +35,12 @@ class SummaryInfo(dict):
     def _repr_html_(self) -> str:
         return summary_html(self)
 
+    def __str__(self) -> str:
+        """The table of `cnndsl summary`, as `print` shows it (repr stays the dictionary's)."""
+        return summary_plain(self)
+
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(summary_plain(self))
+        printer.text(str(self))
 
 
 @dataclass(frozen=True, repr=False)

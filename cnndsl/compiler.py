@@ -78,10 +78,14 @@ class Report:
 
         return rich_html(report_renderables(self))
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def __str__(self) -> str:
+        """The diagnostics and the outcome line, uncoloured, as `print` shows them."""
         from .display import report_renderables, rich_plain
 
-        printer.text(rich_plain(report_renderables(self)))
+        return rich_plain(report_renderables(self))
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
 
 
 def load(path_or_source: str | Path, name: str | None = None) -> tuple[SourceFile | None, list[Diagnostic]]:

@@ -198,3 +198,27 @@ def test_a_huge_label_runs_past_its_column_instead_of_widening_every_row(tmp_pat
     out = done.stdout.decode()
     assert "a" * 100_000 in out and len(out) < 200_000
     assert max(len(line) for line in out.splitlines() if "a" * 100 not in line) < 120
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0 and __import__("shutil").which("setpriv") is None,
+                    reason="root reads any file; setpriv is needed to run as another user")
+def test_an_unreadable_file_is_a_diagnostic_with_exit_1() -> None:
+    """Not Click's usage error (exit 2): the reader says why, as for a `use`d file. The file
+    sits in a folder the other user can enter (pytest's own folders are private to root)."""
+    import os
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="cnndsl-unreadable-"))
+    folder.chmod(0o755)
+    net = folder / "locked.net"
+    try:
+        net.write_text("network A { input 4 linear(2) }\n")
+        net.chmod(0)
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        for command in ("check", "summary"):
+            done = subprocess.run([*prefix, sys.executable, "-m", "cnndsl", command, str(net)], capture_output=True,
+                                  text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+            assert done.returncode == 1 and "error[E0003]: cannot read file" in done.stdout + done.stderr, done
+    finally:
+        net.unlink(missing_ok=True)
+        folder.rmdir()

@@ -49,3 +49,13 @@ def test_cli_keeps_its_own_words(tmp_path: Path) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code == 1
     assert "--network A" in result.output and "network=" not in result.output
+
+
+def test_print_shows_the_summary_table_and_the_report() -> None:
+    lenet = str(Path(__file__).parent.parent / "architectures" / "lenet5.net")
+    info = cnndsl.summary(lenet)
+    text = str(info)
+    assert text.startswith("LeNet5  1x32x32 -> 10\n layer ") and "params: 61,706" in text
+    assert repr(info).startswith("{'network': 'LeNet5'")  # still the dictionary underneath
+    report = cnndsl.check("network Bad { input 1x8x8 linear(2) }")
+    assert "error[E0104]" in str(report) and "Report(" not in str(report)

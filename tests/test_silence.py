@@ -137,6 +137,14 @@ def test_malformed_codes_are_usage_errors(tmp_path: Path, bad: str) -> None:
     assert result.exit_code == 2 and f"`{bad.upper()}`" in result.output
 
 
+@pytest.mark.parametrize("option", ["--select", "--ignore"])
+@pytest.mark.parametrize("empty", ["", ",", " , "])
+def test_an_option_that_names_no_code_is_a_usage_error(tmp_path: Path, option: str, empty: str) -> None:
+    """`--select "$CODES"` with an empty variable must not silence every warning."""
+    result = run("check", write(tmp_path, NET), option, empty, "--strict")
+    assert result.exit_code == 2 and f"{option} names no code" in result.output
+
+
 def test_the_summary_line_counts_what_was_silenced(tmp_path: Path) -> None:
     result = run("check", write(tmp_path, with_line(3, "# allow(W0204)")), "--ignore", "W0201")
     assert result.exit_code == 0

@@ -35,7 +35,7 @@ _SUFFIXES = {Target.python: ".py", Target.onnx: ".onnx", Target.torchscript: ".p
 
 @app.command()
 def export(
-    file: Path = typer.Argument(..., help="The .net file.", show_default=False),
+    file: Path = typer.Argument(..., readable=False, help="The .net file.", show_default=False),
     to: Target = typer.Option(Target.python, "--to",
                               help="python: a standalone PyTorch .py file; onnx: an ONNX model (needs -o and "
                                    'pip install "cnndsl[onnx]"); torchscript: a torch.jit archive (needs -o).'),

@@ -33,7 +33,7 @@ class _Tally:
 
 @app.command()
 def fmt(
-    files: list[Path] = typer.Argument(..., show_default=False,
+    files: list[Path] = typer.Argument(..., readable=False, show_default=False,
                                        help="The .net files, or folders to search for them; `-` reads standard input."),
     check: bool = typer.Option(False, "--check", help="Change nothing; list the files that would change and exit 1 "
                                                       "if there are any."),

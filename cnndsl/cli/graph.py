@@ -30,7 +30,7 @@ _SUFFIXES = {f".{member.value}": member for member in GraphFormat}
 
 @app.command()
 def graph(
-    file: Path = typer.Argument(..., help="The .net file.", show_default=False),
+    file: Path = typer.Argument(..., readable=False, help="The .net file.", show_default=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", show_default=False,
                                           help="Write here (replacing a regular file there, never a device, pipe or "
                                                "link) instead of to stdout; "

@@ -33,7 +33,7 @@ FormatOption = typer.Option(Format.text, "--format", "-f", help="Output format."
 
 @app.command()
 def check(
-    files: list[Path] = typer.Argument(..., help="The .net files to check.", show_default=False),
+    files: list[Path] = typer.Argument(..., readable=False, help="The .net files to check.", show_default=False),
     network: Optional[str] = NetworkOption,
     set_: Optional[list[str]] = SetOption,
     strict: bool = StrictOption,
@@ -109,6 +109,8 @@ def _codes(values: Optional[list[str]], option: str) -> frozenset[str] | None:
     if not values:
         return None
     codes = frozenset(code.strip().upper() for value in values for code in value.split(",") if code.strip())
+    if not codes:  # `--select "$CODES"` with an empty variable would otherwise silence every warning
+        raise usage_error(f"{option} names no code; give one or more, such as {option} W0201,W0204")
     warnings = [code for code, info in CODES.items() if info.severity is Severity.WARNING]
     for code in sorted(codes):
         if any(known.startswith(code) for known in warnings):
@@ -127,7 +129,7 @@ def _file_name(diagnostic, file: Path) -> dict:
 
 @app.command()
 def summary(
-    file: Path = typer.Argument(..., help="The .net file.", show_default=False),
+    file: Path = typer.Argument(..., readable=False, help="The .net file.", show_default=False),
     network: Optional[str] = NetworkOption,
     set_: Optional[list[str]] = SetOption,
     strict: bool = StrictOption,

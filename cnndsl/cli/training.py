@@ -118,7 +118,7 @@ def _value(option: Optional[Enum]) -> Optional[str]:
 
 @app.command()
 def train(
-    file: Path = typer.Argument(..., help="The .net file.", show_default=False),
+    file: Path = typer.Argument(..., readable=False, help="The .net file.", show_default=False),
     data: Optional[str] = typer.Option(
         None, "--data", "-d", help="mnist, fashion-mnist, kmnist, cifar10, cifar100, svhn, digits, "
                                    "imagefolder:PATH or fake (default: the network's train section)."),
@@ -190,7 +190,8 @@ def _quiet_unless_rank_zero() -> None:
 
 @app.command(name="eval")
 def eval_(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `cnndsl train`.", show_default=False),
+    run_dir: Path = typer.Argument(..., readable=False, help="A run directory written by `cnndsl train`.",
+                                   show_default=False),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="Evaluate on this data set's test split "
                                                                   "(default: the run's)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Where the data set is (default: the run's)."),
@@ -214,8 +215,9 @@ def eval_(
 
 @app.command()
 def predict(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `cnndsl train`.", show_default=False),
-    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, ...), or folders of them.",
+    run_dir: Path = typer.Argument(..., readable=False, help="A run directory written by `cnndsl train`.",
+                                   show_default=False),
+    images: list[Path] = typer.Argument(..., readable=False, help="Image files (PNG, JPEG, ...), or folders of them.",
                                         show_default=False),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1, max=MAX_TOP_K, help="How many classes to show per image."),
     invert: bool = typer.Option(False, "--invert", help="Invert the images first (a dark digit on light paper "
