@@ -41,11 +41,14 @@ from .version import __version__  # noqa: E402
 # subpackage's modules later leaves `cnndsl.train` alone.
 _PUBLIC = {"CompileError": "compiler", "Report": "compiler", "check": "compiler", "Error": "errors",
            "Diagram": "api", "Network": "api", "SummaryInfo": "api", "compile": "api", "diagram": "api",
-           "load": "api", "load_weights": "api", "summary": "api", "train": "api", "Run": "train.commands.run"}
+           "load": "api", "load_weights": "api", "summary": "api", "train": "api", "Run": "train.commands.run",
+           # the trainer's refusals, under names that `cnndsl.train` (the function) cannot offer
+           "TrainError": "train.errors", "UsageError": "train.errors", "Interrupted": "train.errors"}
 del globals()["train"]  # bound by the import system when the subpackage loaded
 
-__all__ = ["CompileError", "Diagram", "Error", "Network", "Report", "Run", "SummaryInfo", "__version__", "check",
-           "compile", "diagram", "load", "load_ipython_extension", "load_weights", "summary", "train"]
+__all__ = ["CompileError", "Diagram", "Error", "Interrupted", "Network", "Report", "Run", "SummaryInfo", "TrainError",
+           "UsageError", "__version__", "check", "compile", "diagram", "load", "load_ipython_extension", "load_weights",
+           "summary", "train"]
 
 
 def __getattr__(name: str) -> Any:

@@ -210,6 +210,8 @@ def test_import_cnndsl_loads_a_public_name_only_when_it_is_used() -> None:
             "assert callable(cnndsl.train) and cnndsl.train.__module__ == 'cnndsl.api', cnndsl.train\n"
             "assert cnndsl.Run.__module__ == 'cnndsl.train.commands.run' and cnndsl.check.__module__ == 'cnndsl.compiler'\n"
             "assert set(cnndsl.__all__) <= set(dir(cnndsl))\n"
+            "from cnndsl.train.errors import Interrupted\n"
+            "assert cnndsl.Interrupted is Interrupted and issubclass(cnndsl.TrainError, cnndsl.Error)\n"
             "print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -111,6 +111,9 @@ def test_predict_takes_files_pil_images_tensors_and_arrays(runs: tuple[Path, cnn
     (np.zeros((8, 8, 3), np.uint8), TrainError, "an image of shape 8x8x3 looks like channels last"),
     (torch.full((8, 8), 2.0), TrainError, "image values run from 2 to 2, outside [0, 1]"),
     (np.full((8, 8), 300), TrainError, "image values run from 300 to 300, outside [0, 255]"),
+    (torch.full((8, 8), float("nan")), TrainError, "an image holds NaN or infinite values"),
+    (torch.zeros(1, 0, 0), TrainError, "an image of shape 1x0x0 has no pixels"),
+    ([], UsageError, "no images to classify"),
 ])
 def test_predict_refuses_what_it_cannot_read(runs: tuple[Path, cnndsl.Run], images: object, error: type,
                                              message: str) -> None:

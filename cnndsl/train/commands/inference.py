@@ -215,6 +215,11 @@ def _pil_from_tensor(value: torch.Tensor | np.ndarray) -> "PILImage":
         if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
             raise TrainError(f"an image of {array.dtype} values cannot be read", help="give uint8 pixels or floats")
         scale = 255.0 if np.issubdtype(array.dtype, np.floating) else 1.0
+        if array.size == 0:
+            raise TrainError(f"an image of shape {'x'.join(map(str, array.shape))} has no pixels")
+        if scale > 1 and not np.isfinite(array).all():
+            raise TrainError("an image holds NaN or infinite values", help="pass the image as it was loaded, before "
+                                                                          "any arithmetic that could produce them")
         low, high = float(array.min()), float(array.max())
         if low < 0 or high * scale > 255:
             limits = "[0, 1]" if scale > 1 else "[0, 255]"
@@ -278,6 +283,8 @@ def predict_images(loaded: LoadedRun, images: ImageInput | Sequence[ImageInput],
         items.extend(image_files([Path(item)], log) if isinstance(item, (str, Path)) else [item])
     check_fits(inference_need(loaded.net, len(items)), loaded.plan.device, f"predicting {len(items):,} images at once",
                "give fewer images per call")
+    if not items:
+        raise UsageError("no images to classify", help="give image files, folders of them, PIL images or tensors")
     adaptation = loaded.adaptation
     channels, height, width = adaptation.source
     arrays = np.stack([_decode(item, pil_mode(channels), (height, width)) for item in items])
