@@ -20,7 +20,7 @@ from ..backends.export_checks import ExportError
 from ..compiler import CompileError
 from ..render import print_diagnostics
 from .app import EXIT_REJECTED, NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
-from .output import check_output, write_output, write_stdout
+from .output import check_not_a_source, check_output, write_output, write_stdout
 
 
 class Target(str, Enum):
@@ -54,6 +54,8 @@ def export(
     elif to is not Target.python:
         raise usage_error(f"--to {to.value} writes a binary file: give -o, e.g. -o {file.stem}{_SUFFIXES[to]}")
     net = load_network(file, network, set_, strict)
+    if output is not None:
+        check_not_a_source(output, net.files)
     try:
         data, description = _export(to, net, file.name)
     except CompileError as exc:

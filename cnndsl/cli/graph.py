@@ -17,7 +17,7 @@ from typing import Optional
 import typer
 
 from .app import NetworkOption, SetOption, StrictOption, app, err_console, load_network, usage_error
-from .output import check_output, write_output, write_stdout
+from .output import check_not_a_source, check_output, write_output, write_stdout
 
 
 class GraphFormat(str, Enum):
@@ -56,6 +56,8 @@ def graph(
     from ..graph.svg import svg
 
     net = load_network(file, network, set_, strict)
+    if output is not None:
+        check_not_a_source(output, net.files)
     scene = layout(net, collapse=collapse, columns=columns)
     if chosen is GraphFormat.svg:
         data = svg(scene).encode("utf-8")

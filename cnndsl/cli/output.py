@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import typer
 from rich.markup import escape
 
 from ..atomic import atomic_write_bytes, atomic_write_text, kind_of
+from ..source import SourceFile
 from .app import EXIT_REJECTED, err_console, usage_error
 
 
@@ -40,6 +42,17 @@ def check_output(output: Path, source: Path, suffix: str) -> None:
         raise usage_error(f"-o {output} would overwrite the network file itself")
     if not output.parent.is_dir():
         raise usage_error(f"cannot write {output}: no directory {output.parent}")
+
+
+def check_not_a_source(output: Path, files: Sequence[SourceFile]) -> None:
+    """Refuse an `output` that is one of the files the network was read from: the main file
+    is refused before it is read (check_output), a `use`d one once the files are known."""
+    if not output.exists():
+        return
+    target = output.resolve()
+    for file in files:
+        if file.path is not None and file.path.resolve() == target:
+            raise usage_error(f"-o {output} would overwrite {file.path}, which the network uses")
 
 
 def write_output(output: Path, data: str | bytes) -> None:

@@ -244,3 +244,12 @@ def test_a_literal_is_one_line_and_means_its_value(value: object) -> None:
     assert len(tree.body) == 2
     got = eval(compile(ast.Expression(tree.body[1].value), "<literal>", "eval"), {})  # noqa: S307
     assert got == value or (got != got and value != value) or repr(got) == repr(value)
+
+
+def test_a_used_file_is_not_overwritten_by_o(tmp_path: Path) -> None:
+    (tmp_path / "blocks.net").write_text("block B(c) {\n    conv(c, 3)\n}\n")
+    main = tmp_path / "u.net"
+    main.write_text('use "blocks.net"\nnetwork U {\n    input 1x8x8\n    B(4)\n    flatten\n    linear(2)\n}\n')
+    result = export(str(main), "-o", str(tmp_path / "blocks.net"))
+    assert result.exit_code == 2 and f"would overwrite {tmp_path / 'blocks.net'}, which the network uses" in result.output
+    assert (tmp_path / "blocks.net").read_text().startswith("block B(c)")
