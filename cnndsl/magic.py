@@ -67,11 +67,15 @@ class CnndslMagics(Magics):
         it under its name, or show the diagnostics."""
         shell = self.shell
         assert shell is not None, "the magic runs in the shell that registered it"
-        args = parse_argstring(self.cnndsl, line)
+        try:
+            args = parse_argstring(self.cnndsl, line)
+        except ValueError as exc:  # shlex: an unbalanced quote
+            raise UsageError(f"cannot read the options `{line.strip()}`: {exc}") from None
         overrides = parse_sets(args.sets)
         name = f"In[{cell_number(shell)}]"
         # The blank first line stands for the `%%cnndsl` line, so lines count as the notebook shows them.
-        file, problems = decode_source(("\n" + cell).encode("utf-8"), name)
+        # A lone surrogate (pasted from a broken clipboard) becomes bytes that the decoder reports.
+        file, problems = decode_source(("\n" + cell).encode("utf-8", "surrogatepass"), name)
         namespace = shell.user_ns
         if file is None:
             display(Report(None, problems))
@@ -85,7 +89,10 @@ class CnndslMagics(Magics):
             display(report)
         for net in report.networks:
             bound = Network(net, tuple(report.diagnostics))
-            namespace[net.name] = bound
+            if net.name.startswith("__"):  # `__builtins__` and its kin belong to Python
+                print(f"not bound: {net.name} (names that start with `__` are Python's; rename the network)")
+            else:
+                namespace[net.name] = bound
             display(bound.summary())
             display(bound.diagram())
 

@@ -104,3 +104,16 @@ def test_use_in_a_cell_starts_from_the_working_directory(shell: InteractiveShell
     assert shell.user_ns["U"].output_shape == (2,)
     captured = run(shell, '%%cnndsl\nuse "nowhere.net"\nnetwork U { input 8 linear(2) }\n')
     assert "cannot find `nowhere.net`" in outputs(captured, "text/plain")[0]
+
+
+def test_hostile_cells_and_options_get_messages_not_tracebacks(shell: InteractiveShell) -> None:
+    with capture_output() as captured:
+        result = shell.run_cell(f'%%cnndsl --set "classes=3\n{GOOD}')
+    assert "cannot read the options" in captured.stderr + captured.stdout and "Traceback" not in captured.stdout
+    assert result.error_in_exec is None or "UsageError" in type(result.error_in_exec).__name__
+    captured = run(shell, "%%cnndsl\n# \ud800\nnetwork A { input 4 linear(2) }\n")
+    assert "error[" in outputs(captured, "text/plain")[0]
+    builtins = shell.user_ns["__builtins__"]
+    captured = run(shell, "%%cnndsl\nnetwork __builtins__ { input 4 linear(2) }\n")
+    assert shell.user_ns["__builtins__"] is builtins and "not bound: __builtins__" in captured.stdout
+    assert run(shell, "print(len('still working'))").stdout.splitlines()[-1] == "13"  # IPython's history may complain first
