@@ -231,6 +231,18 @@ CHECKS: dict[str, Check] = {
 }
 
 
+# The options of `train` and `predict` that are no setting of a `train` section, checked by
+# the same rules whether a flag or a keyword of `cnndsl.train` / `Run.predict` gives them.
+OPTION_CHECKS: dict[str, Check] = {"limit": _integer(1, MAX_LIMIT), "nproc": _integer(1, MAX_PROCESSES),
+                                   "dist_timeout": _number(1.0, None), "top_k": _integer(1, MAX_TOP_K)}
+
+
+def check_option(name: str, value: Any) -> None | Problem:
+    """None when `value` is fine for the option `name`, else what is wrong with it."""
+    result = OPTION_CHECKS[name](name, value)
+    return result if isinstance(result, Problem) else None
+
+
 def check_setting(name: str, value: Value) -> SettingValue | Problem:
     """One setting of a `train { }` section, checked and normalised."""
     if name not in CHECKS:

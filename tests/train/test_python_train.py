@@ -139,6 +139,14 @@ def test_options_are_checked_as_the_flags_are(tmp_path: Path) -> None:
         cnndsl.train(net, data="digits", device="tpu", quiet=True, out=tmp_path / "tpu")
     with pytest.raises(UsageError, match="`nproc` must be at least 1, not 0"):
         cnndsl.train(net, data="digits", nproc=0, quiet=True)
+    for keyword, value, message in (("nproc", 5000, "`nproc` must be at most 1,024, not 5000"),
+                                    ("nproc", float("nan"), "`nproc` must be a whole number, not nan"),
+                                    ("limit", 1.5, "`limit` must be a whole number, not 1.5"),
+                                    ("limit", "5", "`limit` must be a whole number, not \"5\""),
+                                    ("dist_timeout", float("nan"), "`dist_timeout` must be a finite number, not nan")):
+        with pytest.raises(UsageError) as caught:
+            cnndsl.train(net, data="digits", quiet=True, **{keyword: value})
+        assert caught.value.message == message
     with pytest.raises(TrainError, match="no data set to train on"):
         cnndsl.train(net, quiet=True)
     with pytest.raises(TypeError):
@@ -213,3 +221,9 @@ def test_the_recipe_keyword_is_the_recipe_flag(tmp_path: Path) -> None:
     assert settings["recipe"] == "plain" and settings == cnndsl.Run(tmp_path / "cli").config["settings"]
     with pytest.raises(TrainError, match="recipe"):
         cnndsl.train(net, data="digits", recipe="slow", quiet=True)
+
+
+@pytest.mark.parametrize("top_k", [0, 1.5, float("nan"), "3"])
+def test_predict_checks_top_k_as_the_flag_does(runs: tuple[Path, cnndsl.Run], top_k: object) -> None:
+    with pytest.raises(UsageError, match="`top_k` must be"):
+        runs[1].predict(np.zeros((8, 8), np.uint8), top_k=top_k, device="cpu")  # type: ignore[arg-type]

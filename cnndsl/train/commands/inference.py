@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ... import ir
-from ...train_schema import TORCHVISION_SETS, TrainSettings
+from ...train_schema import TORCHVISION_SETS, TrainSettings, check_option
 from ..data.adapt import Adaptation, Normaliser, geometry, plan
 from ..data.batches import DeviceSplit
 from ..data.imagefolder import decode_image, image_array, pil_mode
@@ -276,8 +276,8 @@ def predict_images(loaded: LoadedRun, images: ImageInput | Sequence[ImageInput],
     """Top-k classes for each image (a file, the images of a folder, a PIL image, a tensor or
     array), decoded to the training data's channels and size, inverted when asked, and then
     adapted like the training data."""
-    if top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, not {top_k}")
+    if (problem := check_option("top_k", top_k)) is not None:
+        raise UsageError(problem.message, problem.help)
     items: list[ImageInput] = []
     for item in single_images(images):
         items.extend(image_files([Path(item)], log) if isinstance(item, (str, Path)) else [item])

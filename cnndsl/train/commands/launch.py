@@ -34,6 +34,7 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from ... import ir
 from ...atomic import atomic_write_text
+from ...train_schema import check_option
 from ..distributed.cluster import Cluster, running_distributed
 from ..errors import Interrupted, TrainError, UsageError
 from ..rundir.files import RunDir
@@ -103,10 +104,9 @@ def train_network(net: ir.Network, flags: Mapping[str, Any], console: Console, *
     """`cnndsl train` and `cnndsl.train` from the checked network on: train in this process,
     or in `nproc` of them, and return the run directory. Both faces come through here, so
     an option means the same and is checked by the same rules on either."""
-    if nproc is not None and nproc < 1:
-        raise UsageError(f"`nproc` must be at least 1, not {nproc}")
-    if timeout is not None and timeout < 1:
-        raise UsageError(f"`dist_timeout` must be at least 1 second, not {timeout:g}")
+    for name, value in (("limit", limit), ("nproc", nproc), ("dist_timeout", timeout)):
+        if value is not None and (problem := check_option(name, value)) is not None:
+            raise UsageError(problem.message, problem.help)
     from ...backends.torch_module import build
 
     # The default run directory is named here, once, so that the caller learns it even
