@@ -7,7 +7,8 @@ with `os.replace`, which is atomic on POSIX and Windows. An interrupted write le
 file as it was and no temporary file behind. Only a regular file is ever replaced: renaming
 over a device, a named pipe, a symbolic link or a folder would destroy it (as root, `-o
 /dev/null` would replace the system's /dev/null), so such a target is refused with
-`NotARegularFile` before anything is written. Torch is imported only to save tensors.
+`NotARegularFile` before anything is written; a file its user may not write (mode 444) is
+refused too, since the rename would otherwise go around its mode. Torch is imported only to save tensors.
 """
 
 from __future__ import annotations
@@ -55,9 +56,14 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     kind = kind_of(path)
     if kind is not None:
         raise NotARegularFile(path, kind)
+    if path.exists() and not os.access(path, os.W_OK):  # the rename would go around the file's own mode
+        raise PermissionError(errno.EACCES, "the file is read-only", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)

@@ -52,3 +52,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path
 def test_missing_folders_are_made(tmp_path: Path) -> None:
     atomic_write_text(tmp_path / "runs" / "a" / "config.json", "{}")
     assert (tmp_path / "runs" / "a" / "config.json").read_text() == "{}"
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and __import__("shutil").which("setpriv") is None,
+                    reason="root may write any file; setpriv is needed to run as another user")
+def test_a_read_only_file_is_not_replaced() -> None:
+    """The rename that makes a write atomic needs only the folder's permission; a file its
+    user may not write is refused all the same (fmt and check --fix go through here)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="cnndsl-read-only-"))
+    target = folder / "net.net"
+    try:
+        folder.chmod(0o777)
+        target.write_text("network A {  input 4   linear(2) }\n")
+        target.chmod(0o444)
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        done = subprocess.run([*prefix, sys.executable, "-m", "cnndsl", "fmt", str(target)], capture_output=True,
+                              text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert done.returncode == 1 and "read-only" in done.stderr, done
+        assert target.read_text() == "network A {  input 4   linear(2) }\n" and _names(folder) == ["net.net"]
+    finally:
+        target.unlink(missing_ok=True)
+        folder.rmdir()
