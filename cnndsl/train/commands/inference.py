@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ... import ir
+from ...ir import format_shape
 from ...train_schema import TORCHVISION_SETS, TrainSettings, check_option
 from ..data.adapt import Adaptation, Normaliser, geometry, plan
 from ..data.batches import DeviceSplit
@@ -109,8 +110,33 @@ def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stor
     model.to(device_plan.device).eval()
     if device_plan.channels_last:
         model.to(memory_format=torch.channels_last)
-    return LoadedRun(run, net, config, TrainSettings.from_json(config["settings"]), model,
-                     Adaptation.from_json(config["adaptation"]), tuple(config["data"]["classes"]), device_plan)
+    adaptation, classes = Adaptation.from_json(config["adaptation"]), tuple(config["data"]["classes"])
+    problem = inconsistency(net, adaptation, classes)
+    if problem is not None:
+        raise TrainError(f"{run.path / 'config.json'}: {problem}",
+                         help="config.json was edited or damaged: restore it, or train the network again")
+    return LoadedRun(run, net, config, TrainSettings.from_json(config["settings"]), model, adaptation, classes,
+                     device_plan)
+
+
+def inconsistency(net: ir.Network, adaptation: Adaptation, classes: tuple[str, ...]) -> str | None:
+    """What in config.json does not fit the network it describes (the schema checks each field
+    alone, this checks them against each other); None when all fits."""
+    if adaptation.target != net.input_shape:
+        return (f"adaptation.target is {format_shape(adaptation.target)}, but the network takes "
+                f"{format_shape(net.input_shape)}")
+    try:
+        channels = plan(adaptation.source, adaptation.target)[0]
+    except TrainError as exc:
+        return f"adaptation.source {format_shape(adaptation.source)} cannot feed the network: {exc.message}"
+    if len(adaptation.mean) != channels or len(adaptation.std) != channels:
+        return f"adaptation.mean and adaptation.std need {channels} value{'s' if channels != 1 else ''}, one a channel"
+    if not all(std > 0 for std in adaptation.std):
+        return "adaptation.std must be above 0 (it divides every pixel)"
+    outputs = net.output_shape[0] if len(net.output_shape) == 1 else None
+    if outputs is not None and len(classes) != outputs:
+        return f"data.classes names {len(classes)} classes, but the network outputs {outputs}"
+    return None
 
 
 def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, log: Log,

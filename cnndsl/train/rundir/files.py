@@ -173,7 +173,7 @@ class RunDir:
         where = f"{self.path / name}" + (f", line {line}" if line is not None else "")
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # not JSON, or an integer past Python's 4,300 digits
             raise TrainError(f"cannot read {where}: {exc}",
                              help="the run directory is damaged; `--resume` repairs it from checkpoint.pt") from None
         except RecursionError:
