@@ -65,13 +65,18 @@ class _Names:
     def __init__(self) -> None:
         self.used: set[str] = set()
         self.counters: dict[str, int] = {}
+        self.suffixes: dict[str, int] = {}  # the last `_N` given to each label: a label repeated
+        # 100,000 times (`b: relu` inside repeats) must not search from `_2` every time
 
     def take(self, label: str | None, kind: str) -> str:
         if label is not None:
-            name, n = label, 1
+            name, n = label, self.suffixes.get(label, 1)
+            if n > 1:
+                name = f"{label}_{n}"
             while name in self.used:
                 n += 1
                 name = f"{label}_{n}"
+            self.suffixes[label] = n
         else:
             while True:
                 self.counters[kind] = self.counters.get(kind, 0) + 1
