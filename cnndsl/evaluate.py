@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import enum
 import math
+import re
 import sys
 from typing import Final, Mapping, Union, cast
 
@@ -211,11 +212,25 @@ def coerce(param: Param, value: Value) -> Value:
     return result
 
 
+def _whole_number(digits: str) -> int:
+    """An integer literal of any length. `int()` refuses more than 4,300 digits; read in
+    pieces, a huge `--set` value is still an integer, which the bounds then refuse (E0038)
+    like the same literal in a file, instead of passing for a string."""
+    sign, body = (-1, digits[1:]) if digits[0] == "-" else (1, digits.lstrip("+"))
+    value = 0
+    for start in range(0, len(body), 1000):
+        piece = body[start:start + 1000]
+        value = value * 10 ** len(piece) + int(piece)
+    return sign * value
+
+
 def parse_value(text: str) -> Value:
     """A `--set` value: an integer, a number, true/false, a tuple, or else a string."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
+    if re.fullmatch(r"[+-]?[0-9]+", lowered):
+        return _whole_number(lowered)
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):

@@ -91,3 +91,14 @@ def test_a_chain_of_thousands_of_blocks_is_checked_without_recursion() -> None:
     cycle = [f"block B{i} {{ B{(i + 1) % n} }}" for i in range(n)]
     assert codes("\n".join(cycle) + net("B0")) == ["E0018"]
 
+
+
+@pytest.mark.parametrize("digits", [20, 5_000])
+def test_a_huge_set_value_is_an_integer_out_of_range_at_any_length(tmp_path: Path, digits: int) -> None:
+    """`--set classes=999...9` is refused as the same literal in a file is (E0038), also past
+    the 4,300 digits that Python's int() takes, never read as a string instead."""
+    net = tmp_path / "n.net"
+    net.write_text("network N(classes = 10) {\n    input 4\n    linear(classes)\n}\n")
+    result = invoke(["check", str(net), "--set", f"classes={'9' * digits}"])
+    assert result.exit_code == 1 and "error[E0038]: integer out of range" in result.output
+    assert "expected an integer" not in result.output and len(result.output) < 2_000
