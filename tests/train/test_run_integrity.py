@@ -269,6 +269,8 @@ def _nested(depth: int) -> str:
     ("status.json", lambda s: s.__setitem__("state", "finished"),
      "status.json: state must be one of running, complete, diverged, interrupted, failed"),
     ("status.json", lambda s: s.pop("epochs_completed"), "status.json: epochs_completed is missing"),
+    ("status.json", lambda s: s.__setitem__("epochs_completed", s["epochs"] + 3),
+     "status.json: epochs_completed is 5, more than the run's 2 epochs"),
 ])
 def test_a_malformed_run_file_is_one_message_naming_the_file_and_field(reference, tmp_path: Path, name: str,
                                                                        change, message: str) -> None:

@@ -206,7 +206,12 @@ class RunDir:
                                   "message": message, **digests, "updated": datetime.now(timezone.utc).isoformat()})
 
     def read_status(self) -> dict:
-        return self._read_json(STATUS, schema.STATUS)
+        status = self._read_json(STATUS, schema.STATUS)
+        if status["epochs_completed"] > status["epochs"]:  # each field is valid; together they are not
+            raise TrainError(f"{self.path / STATUS}: epochs_completed is {status['epochs_completed']}, more than "
+                             f"the run's {status['epochs']} epochs", help="this file was not written by cnndsl, "
+                                                                          "or was edited")
+        return status
 
     def write_metrics(self, records: list[dict]) -> None:
         atomic_write_text(self.path / METRICS, "".join(json.dumps(record) + "\n" for record in records))
