@@ -38,6 +38,8 @@ def parse_sets(items: list[str]) -> dict[str, Value]:
     """`--set NAME=VALUE` items, with the command line's reading of values."""
     values: dict[str, Value] = {}
     for item in items:
+        if len(item) >= 2 and item[0] == item[-1] and item[0] in "\"'":
+            item = item[1:-1]  # IPython's option line keeps quotes a shell would remove: `--set "name=a b"`
         name, sep, raw = item.partition("=")
         if not sep or not name.strip().isidentifier():
             raise UsageError(f"--set expects NAME=VALUE, got `{item}`")

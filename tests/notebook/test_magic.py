@@ -117,3 +117,11 @@ def test_hostile_cells_and_options_get_messages_not_tracebacks(shell: Interactiv
     captured = run(shell, "%%cnndsl\nnetwork __builtins__ { input 4 linear(2) }\n")
     assert shell.user_ns["__builtins__"] is builtins and "not bound: __builtins__" in captured.stdout
     assert run(shell, "print(len('still working'))").stdout.splitlines()[-1] == "13"  # IPython's history may complain first
+
+
+def test_a_quoted_set_is_read_as_a_shell_would(shell: InteractiveShell) -> None:
+    shell.user_ns.pop("Small", None)
+    run(shell, f'%%cnndsl --set "classes=3"\n{GOOD}')
+    assert shell.user_ns["Small"].output_shape == (3,)
+    run(shell, f"%%cnndsl --set 'classes=4'\n{GOOD}")
+    assert shell.user_ns["Small"].output_shape == (4,)
