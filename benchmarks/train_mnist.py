@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 from cnndsl.backends.torch_module import build
 from cnndsl.train.commands.session import Session, TrainRequest
-from cnndsl.train_schema import SETTING_NAMES
+from cnndsl.settings_schema import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 LENET = ROOT / "architectures" / "lenet5.net"

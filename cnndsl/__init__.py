@@ -12,7 +12,7 @@
     cnndsl.Run("runs/LeNet5-20260101-120000")          # a run directory, opened again
 
 Importing cnndsl imports neither torch nor IPython; compiling, `load_weights` and training
-import torch. In IPython or Jupyter, `%load_ext cnndsl` adds the `%%cnndsl` cell magic.
+load torch. In IPython or Jupyter, `%load_ext cnndsl` adds the `%%cnndsl` cell magic.
 """
 
 from __future__ import annotations

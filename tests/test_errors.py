@@ -11,7 +11,7 @@ from cnndsl.compiler import CompileError
 from cnndsl.train.commands.launch import WorkerFailed, failure_record
 from cnndsl.train.errors import Interrupted, TrainError, UsageError
 from cnndsl.train.loop.settings import resolve
-from cnndsl.train_schema import SETTING_NAMES
+from cnndsl.settings_schema import SETTING_NAMES
 
 NO_FLAGS = {name: None for name in SETTING_NAMES}
 

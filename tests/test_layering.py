@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cnndsl"
 
 # Which part a module belongs to: the longest matching prefix wins. The other modules at the
-# top of the package (parser.py, ir.py, compiler.py, train_schema.py, render.py, display.py, ...)
+# top of the package (parser.py, ir.py, compiler.py, settings_schema.py, render.py, display.py, ...)
 # and passes/ are the core.
 PARTS = {
     "cnndsl": "api",  # the package itself: cnndsl.check, cnndsl.compile, cnndsl.train, cnndsl.Run
@@ -167,7 +167,7 @@ def test_what_the_static_commands_load_imports_torch_only_inside_functions() -> 
     heavy = [f"{module} -> {target}" for module in sorted(loaded) for target, eager in imports(module)
              if eager and target.partition(".")[0] in HEAVY]
     assert not heavy, "loaded on start-up, and importing heavy packages:\n" + "\n".join(heavy)
-    assert {"cnndsl.train_schema", "cnndsl.passes.expand", "cnndsl.train.errors"} <= loaded  # the check sees them
+    assert {"cnndsl.settings_schema", "cnndsl.passes.expand", "cnndsl.train.errors"} <= loaded  # the check sees them
 
 
 def test_every_package_is_installed() -> None:

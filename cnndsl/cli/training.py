@@ -22,7 +22,7 @@ from rich.markup import escape
 from ..compiler import CompileError
 from ..render import print_diagnostics
 from ..train.errors import Interrupted, TrainError
-from ..train_schema import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LIMIT, MAX_PROCESSES, MAX_SEED, MAX_TOP_K
+from ..settings_schema import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LIMIT, MAX_PROCESSES, MAX_SEED, MAX_TOP_K
 from .app import NetworkOption, SetOption, StrictOption, app, console, err_console, load_network, usage_error
 
 

@@ -18,7 +18,7 @@ from lsprotocol import types
 from .. import syntax as S
 from ..layers import LAYERS, lookup
 from ..parser import keywords
-from ..train_schema import SETTING_NAMES
+from ..settings_schema import SETTING_NAMES
 from .views import block_signature, layer_param_text, param_text, signature
 
 TOP_LEVEL = ("network", "block", "use")

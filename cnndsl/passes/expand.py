@@ -21,7 +21,7 @@ from ..ir import Shape, Value, format_shape
 from ..layers import infer
 from ..program import BlockCall, LayerCall, Program, Unresolved
 from ..source import Span
-from ..train_schema import SETTING_NAMES, Problem, check_setting
+from ..settings_schema import SETTING_NAMES, Problem, check_setting
 
 
 class _TooLarge(Exception):

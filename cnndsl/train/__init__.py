@@ -14,6 +14,6 @@ listed below it (tests/test_layering.py holds the table and checks it):
     errors.py     the errors a user can cause, with their exit codes
 
 The schema of the `train { }` section (setting names, types, ranges, data-set names) is not
-here but in cnndsl/train_schema.py, because the compiler checks it too and must not import
+here but in cnndsl/settings_schema.py, because the compiler checks it too and must not import
 the trainer.
 """

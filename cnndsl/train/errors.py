@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import Error
 from ..source import Span
-from ..train_schema import Problem
+from ..settings_schema import Problem
 
 
 class TrainError(Error):

@@ -12,7 +12,7 @@ import cnndsl
 from cnndsl.backends.torch_module import build
 from cnndsl.train.commands.session import Session, TrainRequest
 from cnndsl.train.rundir.files import RunDir
-from cnndsl.train_schema import SETTING_NAMES
+from cnndsl.settings_schema import SETTING_NAMES
 
 DETERMINISTIC_METRICS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr")
 

@@ -18,7 +18,7 @@ from cnndsl.train.data.images import split_every
 from cnndsl.train.data.safe_pickle import load_array_pickle
 from cnndsl.train.data.sources import load_dataset, parse_spec
 from cnndsl.train.errors import TrainError, UsageError
-from cnndsl.train_schema import DataSpec
+from cnndsl.settings_schema import DataSpec
 
 from .conftest import TINY_NET, bar_images, write_idx, write_mnist
 from .helpers import train

@@ -6,7 +6,7 @@ import pytest
 
 from cnndsl.train.errors import TrainError, UsageError
 from cnndsl.train.loop.settings import resolve, resolve_explained
-from cnndsl.train_schema import CHECKS, FAST, PLAIN, SETTING_NAMES, Problem, read_spec
+from cnndsl.settings_schema import CHECKS, FAST, PLAIN, SETTING_NAMES, Problem, read_spec
 
 NO_FLAGS = {name: None for name in SETTING_NAMES}
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from ... import ir
 from ...ir import format_shape
-from ...train_schema import TORCHVISION_SETS, TrainSettings, check_option
+from ...settings_schema import TORCHVISION_SETS, TrainSettings, check_option
 from ..data.adapt import Adaptation, Normaliser, geometry, plan
 from ..data.batches import DeviceSplit
 from ..data.imagefolder import decode_image, image_array, pil_mode

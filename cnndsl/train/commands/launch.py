@@ -34,7 +34,7 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from ... import ir
 from ...atomic import atomic_write_text
-from ...train_schema import check_option
+from ...settings_schema import check_option
 from ..distributed.cluster import Cluster, running_distributed
 from ..errors import Interrupted, TrainError, UsageError
 from ..rundir.files import RunDir

@@ -26,7 +26,7 @@ from ... import ir
 from ...backends.weights import file_weights, fitted_state
 from ...version import __version__
 from ...ir import format_shape
-from ...train_schema import FAST, DataSpec, TrainSettings
+from ...settings_schema import FAST, DataSpec, TrainSettings
 from ..data.adapt import Adaptation, Normaliser, adaptation_for
 from ..data.augment import Augmentation, Augmenter, choose
 from ..data.batches import DeviceSplit

@@ -37,7 +37,7 @@ class Augmentation:
 
 def choose(setting: str, image_shape: tuple[int, ...], flip_allowed: bool, vector_input: bool,
            epochs: int) -> Augmentation:
-    """The augmentation an `augment` setting (checked by train_schema.py) asks for on these
+    """The augmentation an `augment` setting (checked by settings_schema.py) asks for on these
     images. `auto`, in runs of AUTO_AUGMENT_MIN_EPOCHS or more, crops, and flips only data
     sets whose classes survive mirroring (not digits or letters)."""
     if vector_input or setting == "none" or (setting == "auto" and epochs < AUTO_AUGMENT_MIN_EPOCHS):

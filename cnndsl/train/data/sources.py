@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...train_schema import TORCHVISION_SETS, DataSpec, Problem, read_spec
+from ...settings_schema import TORCHVISION_SETS, DataSpec, Problem, read_spec
 from ..errors import TrainError, rejected
 from .imagefolder import load_image_folder
 from .images import Dataset, ImageSet, Log, from_arrays, split_every

@@ -13,7 +13,7 @@ from torch import nn
 from torch.optim import SGD, Adam, AdamW, Optimizer
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LRScheduler, OneCycleLR
 
-from ...train_schema import TrainSettings
+from ...settings_schema import TrainSettings
 
 # One-cycle: warm up over this fraction of the steps, then anneal.
 ONECYCLE_WARMUP = 0.25

@@ -2,7 +2,7 @@
 command-line flags (or the Python API's keywords, which are the same names), completed by a
 recipe.
 
-Every value is checked with the schema's rules (cnndsl/train_schema.py, which the compiler
+Every value is checked with the schema's rules (cnndsl/settings_schema.py, which the compiler
 uses too), so that nothing odd reaches the optimizer; a refused value is a `TrainError`
 that names the section or the flag it came from.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ...train_schema import (CHECKS, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_RECIPE, DEFAULT_SEED,
+from ...settings_schema import (CHECKS, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_RECIPE, DEFAULT_SEED,
                              PLAIN_WHEN_STATED, RECIPES, SETTING_NAMES, Problem, TrainSettings, check_setting)
 from ..errors import TrainError, rejected
 

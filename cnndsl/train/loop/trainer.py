@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ...train_schema import TrainSettings
+from ...settings_schema import TrainSettings
 from ..data.adapt import Normaliser
 from ..data.augment import Augmenter
 from ..data.batches import DeviceSplit

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ...train_schema import TrainSettings
+from ...settings_schema import TrainSettings
 from .recipe import build_criterion, build_optimizer
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping
 
-from ...train_schema import SETTING_NAMES, Problem, check_setting
+from ...settings_schema import SETTING_NAMES, Problem, check_setting
 
 
 class Invalid(Exception):
