@@ -138,12 +138,12 @@ UNICODE_RULES = ("┃", "╇", "━", "│")
 ASCII_RULES = ("|", "+", "-", "|")
 
 
-def summary_table(info: Mapping[str, Any], ascii: bool = False) -> list[str]:
+def summary_table(info: Mapping[str, Any], ascii_only: bool = False) -> list[str]:
     """The per-layer table of `cnndsl summary`, as lines: the heading, its rule, a line per
     layer. Laid out here rather than by Rich's Table, which measures and wraps every cell:
     for a network of a thousand layers that was most of `summary`'s time. Nothing is cut short
     on a narrow terminal, and the output stays proportional to the cells' text."""
-    heading_bar, cross, rule, bar = ASCII_RULES if ascii else UNICODE_RULES
+    heading_bar, cross, rule, bar = ASCII_RULES if ascii_only else UNICODE_RULES
     rows = summary_rows(info)
     widths = [min(MAX_COLUMN_WIDTH, max([len(name), *(len(row[i]) for row in rows)]))
               for i, (name, _) in enumerate(SUMMARY_COLUMNS)]

@@ -141,7 +141,7 @@ def summary(
     if format is Format.json:
         print(json.dumps(payload))
         return
-    heading, rule, *rows = summary_table(payload, ascii=not console.encoding.lower().startswith("utf"))
+    heading, rule, *rows = summary_table(payload, ascii_only=not console.encoding.lower().startswith("utf"))
     console.print(summary_title(payload), highlight=False, markup=False)
     console.print(heading, style="bold", highlight=False, markup=False)
     console.out("\n".join([rule, *rows, *summary_totals(payload)]), highlight=False)
