@@ -1,5 +1,6 @@
 """The `train { ... }` section's schema: its setting names, their types and ranges, the two
-recipes that fill in what a run does not state, and the data sets `data` can name.
+recipes that fill in what a run does not state, the data sets `data` can name, and the ranges
+of the trainer's other options (`limit`, `nproc`, `dist_timeout`, `top_k`).
 
 The compiler checks a network's `train` section with these rules (passes/expand.py), so that
 `cnndsl check` reports a bad setting at its line; the trainer (train/loop/settings.py) applies
