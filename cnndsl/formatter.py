@@ -165,9 +165,11 @@ class _Printer:
                 text = f"{self.expr(left, level)} {op} {self.expr(right, level + 1)}"
         return f"({text})" if level < context else text
 
-    def shape(self, shape: S.Shape) -> str:
+    def shape(self, shape: S.Shape, bracketed: bool = False) -> str:
+        """`3x32x32` when every dimension is an integer literal, else (or when `bracketed`, as
+        before a ` * N` that a compact shape would read as its own) `[C, H, W]`."""
         integers = [str(d.value) for d in shape.dims if isinstance(d, S.Literal) and type(d.value) is int]
-        if len(integers) == len(shape.dims):
+        if len(integers) == len(shape.dims) and not bracketed:
             return "x".join(integers)
         return "[" + ", ".join(self.expr(d) for d in shape.dims) + "]"
 
@@ -217,21 +219,23 @@ class _Printer:
         """`stmt * N` starts where its statement does; `repeat N { ... }` starts at `repeat`."""
         return len(stmt.body) == 1 and _start(stmt.body[0].span) == _start(stmt.span)
 
-    def _inline(self, stmt: S.Stmt) -> str | None:
-        """The statement on one line, or None when it holds a braced construct."""
+    def _inline(self, stmt: S.Stmt, bracketed: bool = False) -> str | None:
+        """The statement on one line, or None when it holds a braced construct. `bracketed`:
+        an `input` shape is written in brackets, because a ` * N` follows it (an assertion
+        cannot be repeated that way: after `->` the rest of the statement is the shape)."""
         match stmt:
             case S.Call(name=name, args=args):
                 return name + self._arguments(args)
             case S.Input(shape=shape):
-                return f"input {self.shape(shape)}"
+                return f"input {self.shape(shape, bracketed)}"
             case S.Labeled(label=label, stmt=inner):
-                text = self._inline(inner)
+                text = self._inline(inner, bracketed)
                 return None if text is None else f"{label}: {text}"
             case S.Assertion(stmt=inner, shape=shape):
                 text = self._inline(inner)
                 return None if text is None else f"{text} -> {self.shape(shape)}"
             case S.Repeat(count=times, body=(inner,)) if self._is_times(stmt):
-                text = self._inline(inner)
+                text = self._inline(inner, bracketed=True)
                 return None if text is None else f"{text} * {self.expr(times, _ATOM)}"
         return None
 
