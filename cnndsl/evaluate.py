@@ -239,3 +239,12 @@ def parse_value(text: str) -> Value:
             isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)):
         return value
     return text
+
+
+def parse_set(item: str) -> tuple[str, Value] | None:
+    """One `--set NAME=VALUE` item as (name, value); None when it is not of that form. The
+    command line and the `%%cnndsl` magic both read their items here and word the refusal."""
+    name, sep, raw = item.partition("=")
+    if not sep or not name.strip().isidentifier():
+        return None
+    return name.strip(), parse_value(raw)

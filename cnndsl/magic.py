@@ -26,7 +26,7 @@ from IPython.display import display
 
 from .api import Network
 from .compiler import Report, check_file
-from .evaluate import parse_value
+from .evaluate import parse_set
 from .ir import Value
 from .parser import decode_source
 
@@ -40,10 +40,10 @@ def parse_sets(items: list[str]) -> dict[str, Value]:
     for item in items:
         if len(item) >= 2 and item[0] == item[-1] and item[0] in "\"'":
             item = item[1:-1]  # IPython's option line keeps quotes a shell would remove: `--set "name=a b"`
-        name, sep, raw = item.partition("=")
-        if not sep or not name.strip().isidentifier():
+        parsed = parse_set(item)
+        if parsed is None:
             raise UsageError(f"--set expects NAME=VALUE, got `{item}`")
-        values[name.strip()] = parse_value(raw)
+        values[parsed[0]] = parsed[1]
     return values
 
 

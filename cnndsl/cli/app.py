@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from .. import ir
 from ..compiler import Report, check_file, load
-from ..evaluate import parse_value
+from ..evaluate import parse_set
 from ..ir import Value
 from ..render import print_diagnostics
 from .boundary import BoundaryGroup, set_debug
@@ -65,10 +65,10 @@ def usage_error(message: str) -> typer.Exit:
 def parse_sets(sets: Optional[list[str]]) -> dict[str, Value]:
     values: dict[str, Value] = {}
     for item in sets or []:
-        name, sep, raw = item.partition("=")
-        if not sep or not name.strip().isidentifier():
+        parsed = parse_set(item)
+        if parsed is None:
             raise usage_error(f"--set expects NAME=VALUE, got `{item}`")
-        values[name.strip()] = parse_value(raw)
+        values[parsed[0]] = parsed[1]
     return values
 
 
