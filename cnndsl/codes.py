@@ -22,6 +22,8 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class Code:
+    """One diagnostic code of the registry: the one place its name, severity and summary are written."""
+
     code: str
     name: str
     severity: Severity

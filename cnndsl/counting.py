@@ -18,6 +18,8 @@ BYTES_PER_VALUE = 4  # float32
 
 @dataclass(frozen=True)
 class LayerRow:
+    """One line of `summary`: a layer, its output shape and what it costs."""
+
     name: str
     layer: str
     line: int
@@ -28,6 +30,8 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class Summary:
+    """A network's rows and totals, computed from shapes alone, without torch."""
+
     network: ir.Network
     rows: tuple[LayerRow, ...]
 

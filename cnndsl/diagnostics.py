@@ -93,6 +93,8 @@ def remove_line(statement: Span, message: str) -> tuple[Fix, ...]:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """A finding as data: rendered once for people (render.py) and once as JSON, never raised."""
+
     code: str
     severity: Severity
     message: str

@@ -62,6 +62,8 @@ def apply(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class Fixed:
+    """The text after every fix that applied, and how many did."""
+
     text: str
     applied: int
 

@@ -82,6 +82,8 @@ Node = Union[Layer, Group, Residual, Branches]
 
 @dataclass(frozen=True)
 class Network:
+    """A network after expansion: every layer with its shapes, ready for a backend."""
+
     name: str
     params: Mapping[str, Value]
     input_shape: Shape

@@ -63,6 +63,9 @@ Counter = Callable[[Mapping[str, Value], Shape, Shape], int]
 
 @dataclass(frozen=True)
 class LayerSpec:
+    """What the compiler knows of one layer: its parameters, the module it becomes, its shape
+    rule and its counts."""
+
     name: str
     params: tuple[Param, ...]
     module: str                       # the PyTorch module it becomes (for docs and messages)

@@ -16,6 +16,8 @@ from .source import SourceFile, Span
 
 @dataclass(frozen=True)
 class LayerCall:
+    """A call resolved to a built-in layer, its arguments by parameter name."""
+
     spec: LayerSpec
     args: Mapping[str, S.Expr]
     arg_spans: Mapping[str, Span]
@@ -25,6 +27,8 @@ class LayerCall:
 
 @dataclass(frozen=True)
 class BlockCall:
+    """A call resolved to a block of this program, its arguments by parameter name."""
+
     block: str
     args: Mapping[str, S.Expr]
     label: str | None

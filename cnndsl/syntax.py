@@ -16,18 +16,24 @@ from .source import SourceFile, Span
 
 @dataclass(frozen=True)
 class Literal:
+    """`64`, `0.5`, `true`, `"same"`: a value as written."""
+
     value: int | float | bool | str
     span: Span
 
 
 @dataclass(frozen=True)
 class Name:
+    """A parameter or constant read in an expression (`c`, `height`)."""
+
     id: str
     span: Span
 
 
 @dataclass(frozen=True)
 class Unary:
+    """`-x` and `+x`."""
+
     op: str  # "-" or "+"
     operand: "Expr"
     span: Span
@@ -36,6 +42,8 @@ class Unary:
 
 @dataclass(frozen=True)
 class Binary:
+    """`a + b` and the other arithmetic operators."""
+
     op: str  # + - * / // %
     left: "Expr"
     right: "Expr"
@@ -45,6 +53,8 @@ class Binary:
 
 @dataclass(frozen=True)
 class TupleExpr:
+    """`(3, 1)`: a pair or more, for kernel sizes and strides that differ per axis."""
+
     items: tuple["Expr", ...]
     span: Span
 
@@ -64,6 +74,8 @@ class Shape:
 
 @dataclass(frozen=True)
 class Arg:
+    """One argument of a call, positional (`6`) or by keyword (`padding=1`)."""
+
     name: str | None  # None for a positional argument
     value: Expr
     span: Span
@@ -81,6 +93,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Labeled:
+    """`name: stmt`: a label that graphs and error messages use for the statement."""
+
     label: str
     label_span: Span
     stmt: "Stmt"
@@ -98,6 +112,8 @@ class Repeat:
 
 @dataclass(frozen=True)
 class Assertion:
+    """`stmt -> shape`: the statement's output must have this shape."""
+
     stmt: "Stmt"
     shape: Shape
     span: Span
@@ -105,6 +121,9 @@ class Assertion:
 
 @dataclass(frozen=True)
 class Residual:
+    """`residual { body } shortcut { ... }`: the body's output added to the input, or to
+    what the shortcut makes of the input when there is one."""
+
     body: tuple["Stmt", ...]
     shortcut: tuple["Stmt", ...] | None
     span: Span
@@ -118,6 +137,8 @@ BRANCH_OPS = ("concat", "add", "mul", "split")
 
 @dataclass(frozen=True)
 class Branches:
+    """`concat`, `add`, `mul` or `split` over `branch { ... }` bodies."""
+
     op: str  # one of BRANCH_OPS once resolved
     branches: tuple[tuple["Stmt", ...], ...]
     span: Span
@@ -126,12 +147,16 @@ class Branches:
 
 @dataclass(frozen=True)
 class Input:
+    """`input 3x32x32`: the shape of one sample, without the batch."""
+
     shape: Shape
     span: Span
 
 
 @dataclass(frozen=True)
 class Setting:
+    """`epochs = 10` in a `train { }` section."""
+
     name: str
     value: Expr
     span: Span
@@ -139,6 +164,8 @@ class Setting:
 
 @dataclass(frozen=True)
 class TrainSection:
+    """`train { ... }`: the network's training defaults, checked against the settings schema."""
+
     settings: tuple[Setting, ...]
     span: Span
 
@@ -150,6 +177,8 @@ Stmt = Union[Call, Labeled, Repeat, Assertion, Residual, Branches, Input, TrainS
 
 @dataclass(frozen=True)
 class Param:
+    """`name` or `name = default` in the parameter list of a block or network."""
+
     name: str
     default: Expr | None
     span: Span
@@ -157,6 +186,8 @@ class Param:
 
 @dataclass(frozen=True)
 class Block:
+    """`block Name(params) { ... }`: a reusable sequence, expanded where it is called."""
+
     name: str
     params: tuple[Param, ...]
     body: tuple[Stmt, ...]
@@ -166,6 +197,8 @@ class Block:
 
 @dataclass(frozen=True)
 class Network:
+    """`network Name(params) { ... }`: what `check`, `summary` and `train` work on."""
+
     name: str
     params: tuple[Param, ...]
     body: tuple[Stmt, ...]
@@ -175,12 +208,16 @@ class Network:
 
 @dataclass(frozen=True)
 class Use:
+    """`use "path.net"`: another file's blocks, resolved against this file's folder."""
+
     path: str
     span: Span
 
 
 @dataclass(frozen=True)
 class Module:
+    """One parsed file: its `use`s, blocks and networks in source order."""
+
     file: SourceFile
     uses: tuple[Use, ...]
     blocks: tuple[Block, ...]

@@ -14,7 +14,7 @@ ERRORS = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
 # Codes that no golden file can show, and why.
 WITHOUT_GOLDEN = {
     "E0003": "an unreadable or binary file has no source to show beside the message",
-    "E0004": "it takes a file over the 1,000,000-byte limit",
+    "E0004": "it takes a file over the 128 KiB limit",
     "E0301": "raised when the PyTorch module is built, which `check` never does",
 }
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import lark
 import pytest
 
 from cnndsl import parser
-from cnndsl.source import SourceFile
+from cnndsl.source import SourceFile, Span
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ROOT / "grammars" / parser.TABLES
@@ -36,6 +37,37 @@ def test_saved_tables_parse_like_the_grammar(path: Path) -> None:
             return (type(exc).__name__, exc.line, exc.column)
 
     assert outcome(parser._lark()) == outcome(built)
+
+
+def _spans(node: object) -> list[tuple[int, int, int, int]]:
+    """Every span in a syntax tree, as (line, column, end line, end column)."""
+    found, todo = [], [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, Span):
+            found.append((item.line, item.column, item.end_line, item.end_column))
+        elif isinstance(item, tuple):
+            todo.extend(item)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, SourceFile):
+            todo.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+    return found
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[p.name for p in SOURCES])
+def test_every_span_is_where_lark_puts_a_rule_or_a_token(path: Path) -> None:
+    """The builder computes spans as it reduces; Lark's own tree, with positions propagated,
+    is the oracle: each span of the syntax tree is the extent of one of its subtrees or tokens."""
+    text = path.read_text(encoding="utf-8")
+    module, problems = parser.parse(SourceFile(path.name, text))
+    if module is None:
+        return  # a golden file with a syntax error
+    built = parser._build(parser._grammar_text())
+    extents = {(t.meta.line, t.meta.column, t.meta.end_line, t.meta.end_column)
+               for t in built.parse(text).iter_subtrees() if not t.meta.empty}
+    extents |= {(t.line, t.column, t.end_line, t.end_column) for t in built.lex(text)}
+    spans = _spans(module)
+    assert len(spans) > 3
+    assert [s for s in spans if s not in extents] == []
 
 
 def test_spans_are_one_based_and_end_exclusive() -> None:

@@ -20,6 +20,7 @@ from cnndsl import limits
 from cli_runner import invoke
 from cnndsl.compiler import check_file
 from cnndsl.parser import decode_source
+from cnndsl.source import SourceFile
 
 ARCHITECTURES = sorted((Path(__file__).resolve().parent.parent / "architectures").glob("*.net"))
 EXAMPLES = int(os.environ.get("CNNDSL_FUZZ_EXAMPLES", "150"))
@@ -69,9 +70,18 @@ def test_huge_file_is_rejected(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "E0004" in result.output
 
 
+def test_text_over_the_limit_is_refused_without_a_read() -> None:
+    """An editor's document or a notebook cell reaches the parser without a file read; the
+    bound holds there too (counted in UTF-8 bytes, as files are)."""
+    text = "network A { input 4 }\n" + "# é\n" * (limits.MAX_FILE_BYTES // 5 + 1)
+    assert len(text) <= limits.MAX_FILE_BYTES < len(text.encode())
+    report = check_file(SourceFile("editor.net", text))
+    assert [d.code for d in report.diagnostics] == ["E0004"]
+
+
 @pytest.mark.parametrize("opener, closer", [("(", ")"), ("{", "}"), ("[", "]")])
 def test_deep_nesting_is_rejected(opener: str, closer: str) -> None:
-    depth = 50_000
+    depth = 10_000  # a hundred times the bound, within the file-size limit
     body = f"conv({opener * depth}1{closer * depth}, 1)" if opener != "{" else "residual {" * depth + "}" * depth
     assert "E0005" in front_end(f"network A {{ input 3x8x8 {body} }}".encode())
 

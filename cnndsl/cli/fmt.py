@@ -26,6 +26,8 @@ STDIN = Path("-")
 
 @dataclass
 class _Tally:
+    """What `fmt` did to the files it was given, for its closing line."""
+
     changed: list[str] = field(default_factory=list)
     unchanged: int = 0
     rejected: int = 0

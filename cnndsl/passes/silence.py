@@ -30,6 +30,8 @@ _ALLOW = re.compile(r"#\s*allow\s*\(([^)]*)\)")
 
 @dataclass(frozen=True)
 class Allow:
+    """An `# allow(...)` comment and the statement it covers."""
+
     codes: tuple[str, ...]
     span: Span            # the `allow(...)` itself
     region: Span          # what it covers
@@ -37,6 +39,8 @@ class Allow:
 
 @dataclass(frozen=True)
 class Silenced:
+    """The diagnostics left to show, and how many `allow`, `--ignore` or `--select` hid."""
+
     kept: tuple[Diagnostic, ...]
     suppressed: int
 
