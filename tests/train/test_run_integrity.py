@@ -21,6 +21,8 @@ from cnndsl.train.errors import TrainError, epochs_saved
 from cnndsl.train.rundir import files, plots
 from cnndsl.train.rundir.files import RunDir
 
+from cli_runner import invoke
+
 from .conftest import TINY_NET
 from .helpers import deterministic, train, weights
 
@@ -278,9 +280,9 @@ def test_a_malformed_run_file_is_one_message_naming_the_file_and_field(reference
     out = tmp_path / "run"
     shutil.copytree(whole.path, out)
     _edit(out, name, change)
-    for command in (["eval", out], ["predict", out, out / "samples.png"]):
-        done = cnndsl(*command)
-        assert done.returncode == 1, done.stderr
+    for command in (["eval", out], ["predict", out, out / "samples.png"]):  # in-process: a real one below
+        done = invoke(command)
+        assert done.exit_code == 1, done.output
         assert done.stderr.startswith(f"error: {out}/{message}\n"), done.stderr
 
 

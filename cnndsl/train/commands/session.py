@@ -23,6 +23,7 @@ from rich.markup import escape
 from torch import nn
 
 from ... import ir
+from ...counting import summarize
 from ...backends.weights import file_weights, fitted_state
 from ...version import __version__
 from ...ir import format_shape
@@ -39,7 +40,7 @@ from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
 from ..loop.settings import Resolved, resolve_explained
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
-from ..loop.warmup import Warmup
+from ..loop.warmup import Warmup, takes_a_step
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
                             INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
 from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
@@ -226,7 +227,7 @@ class Session:
         if plan.device.type != "cpu" or self.cluster.distributed or len(net.output_shape) != 1:
             return None
         return Warmup(lambda: self.request.build_model(net), net.input_shape, net.output_shape[0], settings,
-                      (2 * settings.batch_size,))
+                      (2 * settings.batch_size,), takes_a_step(summarize(net).macs, settings.batch_size))
 
     def _print_recipe(self, resolved: Resolved) -> None:
         """The run's first lines: the recipe that runs, why, and every value it filled in."""

@@ -1,0 +1,63 @@
+"""The warm-up thread: a whole throwaway step only where a step is cheap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import cnndsl
+from cnndsl.backends.torch_module import build
+from cnndsl.counting import summarize
+from cnndsl.train.commands import session
+from cnndsl.train.loop import warmup
+from cnndsl.train.loop.settings import resolve
+
+from .conftest import TINY_NET, write_mnist
+from .helpers import train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _macs(path: str) -> int:
+    return summarize(cnndsl.check(ROOT / path).network()).macs
+
+
+def test_a_step_is_taken_for_small_networks_only() -> None:
+    assert warmup.takes_a_step(_macs("architectures/lenet5.net"), 64)
+    assert warmup.takes_a_step(_macs("architectures/seeds/mnist_6conv_video.net"), 64)
+    assert not warmup.takes_a_step(_macs("architectures/resnet18.net"), 64)
+    assert not warmup.takes_a_step(_macs("architectures/lenet5.net"), 1_000_000)
+
+
+@pytest.mark.parametrize("step", [True, False])
+def test_without_a_step_the_copy_only_builds_its_optimizer(monkeypatch: pytest.MonkeyPatch, step: bool) -> None:
+    steps: list[int] = []
+    optimizers: list[int] = []
+    real_criterion, real_optimizer = warmup.build_criterion, warmup.build_optimizer
+    monkeypatch.setattr(warmup, "build_criterion", lambda s: steps.append(1) or real_criterion(s))
+    monkeypatch.setattr(warmup, "build_optimizer", lambda m, s: optimizers.append(1) or real_optimizer(m, s))
+    net = cnndsl.check(TINY_NET).network()
+    settings = resolve({}, {"data": "mnist", "batch_size": 4}, "the test")
+    warmup.Warmup(lambda: build(net), net.input_shape, 10, settings, (8,), step).join()
+    assert optimizers == [1] and steps == ([1] if step else [])
+
+
+def test_a_run_of_a_large_network_does_not_step_its_warm_up_copy(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """The tutorial's 224x224 network on a few images: a throwaway step at batch 64 took longer
+    than the whole run."""
+    made: list[bool] = []
+
+    class Recorded(warmup.Warmup):
+        def __init__(self, *args, **kwargs) -> None:
+            made.append(args[-1])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(session, "Warmup", Recorded)
+    write_mnist(tmp_path / "data", train=8, test=4)
+    for width, expected in ((8, True), (60_000, False)):
+        net = tmp_path / f"net{width}.net"
+        net.write_text(TINY_NET.replace("width = 8", f"width = {width}"))
+        train(net, tmp_path / f"run{width}", tmp_path / "data", data="mnist", epochs=1, batch_size=64)
+        assert made[-1] is expected
