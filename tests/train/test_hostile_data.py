@@ -16,6 +16,8 @@ from cnndsl.train.data.imagefolder import MAX_IMAGE_PIXELS
 from cnndsl.train.data.sources import load_dataset, parse_spec
 from cnndsl.train.errors import TrainError
 
+from cli_runner import invoke
+
 from .conftest import TINY_NET
 
 BOMB_SIDE = 13_000  # a 1-bit PNG of 13000x13000 pixels is 20 KB on disk and 169 million pixels decoded
@@ -122,10 +124,10 @@ def test_markup_in_paths_and_class_names_is_printed_as_written(tmp_path: Path) -
     net.write_text(TINY_NET.replace("classes = 10", "classes = 2"))
     images = _folder(tmp_path / "img[/]s", {"[red]cat": 6, "[bold]dog": 6})
     out = tmp_path / "a[/]b"
-    done = cnndsl("train", net, "--data", f"imagefolder:{images}", "--epochs", "1", "--out", out)
-    assert done.returncode == 0, done.stderr
-    text = " ".join((done.stdout + done.stderr).split())
+    done = invoke(["train", net, "--data", f"imagefolder:{images}", "--epochs", "1", "--out", out])
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())
     assert f"run {out}" in text and "[red]cat" in text and "[bold]dog" in text and str(images) in text
     assert json.loads((out / "status.json").read_text())["state"] == "complete"
-    evaluated = cnndsl("eval", out)
-    assert evaluated.returncode == 0 and "[red]cat" in evaluated.stdout, evaluated.stderr
+    evaluated = invoke(["eval", out])
+    assert evaluated.exit_code == 0 and "[red]cat" in evaluated.stdout, evaluated.output

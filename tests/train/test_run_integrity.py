@@ -300,10 +300,10 @@ def test_a_deeply_nested_config_is_refused(reference, tmp_path: Path) -> None:
 def test_a_parameter_named_like_a_keyword_of_compile(tmp_path: Path) -> None:
     net = tmp_path / "kw.net"
     net.write_text(TINY_NET.replace("classes = 10", "network = 10").replace("linear(classes)", "linear(network)"))
-    done = cnndsl("train", net, *_flags(), "--epochs", "1", "--out", tmp_path / "run")
-    assert done.returncode == 0, done.stderr
-    evaluated = cnndsl("eval", tmp_path / "run", "--format", "json")
-    assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["samples"] > 0
+    done = invoke(["train", net, *_flags(), "--epochs", "1", "--out", tmp_path / "run"])
+    assert done.exit_code == 0, done.output
+    evaluated = invoke(["eval", tmp_path / "run", "--format", "json"])
+    assert evaluated.exit_code == 0 and json.loads(evaluated.stdout)["samples"] > 0
 
 
 def test_an_edited_source_is_refused_or_with_a_flag_warned_about(reference, tmp_path: Path) -> None:
