@@ -16,7 +16,7 @@ from .diagnostics import Diagnostic, Diagnostics, error
 from .errors import Error
 from .ir import Value
 from .parser import decode_source, parse, read_source
-from .passes.expand import expand
+from .passes.expand import Budget, expand
 from .passes.lint import lint
 from .passes.resolve import resolve
 from .passes.silence import silence
@@ -190,8 +190,9 @@ def _check_file(file: SourceFile, network: str | None, overrides: Mapping[str, V
     if module is not None:
         program = resolve(module, loader, diags)
         names = pick_networks(program, network, every, diags, how_to_pick)
+        budget = Budget()
         for name in names:
-            net = expand(program, name, overrides or {}, diags)
+            net = expand(program, name, overrides or {}, diags, budget=budget)
             if net is not None:
                 networks.append(lint(net, diags))
         complete = not diags.has_errors and len(names) == len(program.networks)

@@ -102,3 +102,16 @@ def test_a_huge_set_value_is_an_integer_out_of_range_at_any_length(tmp_path: Pat
     result = invoke(["check", str(net), "--set", f"classes={'9' * digits}"])
     assert result.exit_code == 1 and "error[E0038]: integer out of range" in result.output
     assert "expected an integer" not in result.output and len(result.output) < 2_000
+
+
+def test_the_networks_of_a_file_share_one_expansion_budget() -> None:
+    """Each network within the bound, thirty of them far past it: `check` expands every
+    network of a file, so the bound holds for the file."""
+    one = "network A{n}{{input 4x1x1 conv(4, 1) * 49000}}\n"
+    assert codes(one.format(n=0)) == []
+    report = check_file(decode_source("".join(one.format(n=n) for n in range(30)).encode(), "many.net")[0],
+                        every=True)
+    errors = [d for d in report.diagnostics if d.code == "E0034"]
+    first = errors[0].span.line  # the first network past the budget, and every one after it
+    assert first in (2, 3) and [d.span.line for d in errors] == list(range(first, 31))
+    assert "the networks of this file expand together" in errors[0].message

@@ -17,7 +17,7 @@ from ..counting import layer_macs, layer_params
 from ..diagnostics import Diagnostic, Diagnostics
 from ..ir import Shape
 from ..parser import parse
-from ..passes.expand import expand
+from ..passes.expand import Budget, expand
 from ..passes.lint import lint
 from ..passes.resolve import resolve
 from ..passes.silence import silence
@@ -96,8 +96,9 @@ def analyse(file: SourceFile, load: Loader) -> Analysis:
         program = None
         if module is not None:
             program = resolve(module, load_keeping, diags)
+            budget = Budget()
             for name in program.networks:
-                net = expand(program, name, {}, diags, observe)
+                net = expand(program, name, {}, diags, observe, budget)
                 if net is not None:
                     lint(net, diags)
         # a file without networks is a library: its blocks' warnings show where a network calls them

@@ -91,11 +91,21 @@ def _elements(shape: Shape) -> int:
     return math.prod(shape)
 
 
+class Budget:
+    """The statements one check may expand, shared by every network of the file: each network
+    is bounded by limits.MAX_EXPANDED_STATEMENTS, and so are all of them together, or a file of
+    a thousand one-line networks would cost a thousand times the largest one."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+
 class _Expander:
-    def __init__(self, program: Program, diags: Diagnostics, observe: Observer | None = None) -> None:
+    def __init__(self, program: Program, diags: Diagnostics, observe: Observer | None, budget: Budget) -> None:
         self.program = program
         self.diags = diags
         self.observe = observe
+        self.budget = budget
         self.emitted = 0
         self.call_depth = 0
         self.depth = 0  # statements being expanded, one inside the other
@@ -180,16 +190,21 @@ class _Expander:
             self.too_large(expr.span)
         return value
 
-    def too_large(self, span: Span) -> None:
-        self.diags.add(error(codes.E0034, f"the network expands to more than {limits.MAX_EXPANDED_STATEMENTS:,} "
-                                      "statements", span, "expanded here",
-                             help="check the repeat counts and block calls"))
+    def too_large(self, span: Span, together: bool = False) -> None:
+        what = "the networks of this file expand together" if together else "the network expands"
+        self.diags.add(error(codes.E0034, f"{what} to more than {limits.MAX_EXPANDED_STATEMENTS:,} statements",
+                             span, "expanded here",
+                             help="split the networks into files of their own" if together else
+                             "check the repeat counts and block calls"))
         raise _TooLarge()
 
     def tick(self, span: Span) -> None:
         self.emitted += 1
+        self.budget.used += 1
         if self.emitted > limits.MAX_EXPANDED_STATEMENTS:
             self.too_large(span)
+        if self.budget.used > limits.MAX_EXPANDED_STATEMENTS:
+            self.too_large(span, together=True)
 
     def shape(self, shape: S.Shape, env: Env) -> Shape | None:
         dims = []
@@ -455,10 +470,11 @@ class _Expander:
 
 
 def expand(program: Program, network: str, overrides: Mapping[str, Value], diags: Diagnostics,
-           observe: Observer | None = None) -> ir.Network | None:
+           observe: Observer | None = None, budget: Budget | None = None) -> ir.Network | None:
     """Expand one network of the program; None when it has errors (they are in `diags`).
-    `observe` sees every statement as it is expanded, errors or not."""
-    return _Expander(program, diags, observe).network(program.networks[network], overrides)
+    `observe` sees every statement as it is expanded, errors or not; `budget` is shared by the
+    networks of one check."""
+    return _Expander(program, diags, observe, budget or Budget()).network(program.networks[network], overrides)
 
 
 def _version_one_reading(shape: S.Shape) -> tuple[str, ...]:
