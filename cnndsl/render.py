@@ -27,6 +27,7 @@ _GUTTER = "bold blue"
 EXCERPT_WIDTH = 120   # columns of a source line shown; a longer line is cut around its marks
 TEXT_WIDTH = 400      # characters of a message, note or help (names in them come from the file)
 MAX_SHOWN = 50        # diagnostics printed; the rest are counted
+MAX_LABELS = 8        # secondary labels of one diagnostic (`add` of a thousand branches has one each)
 _MORE = "..."
 
 
@@ -60,8 +61,9 @@ def render(diagnostic: Diagnostic) -> Text:
     marks: list[tuple[Span, str, str, str]] = []
     if span is not None:
         marks.append((span, "^", diagnostic.label, style))
-    marks += [(label.span, "-", label.message, _GUTTER) for label in diagnostic.secondary
-              if span is not None and label.span.file == span.file]
+    secondary = [label for label in diagnostic.secondary if span is not None and label.span.file == span.file]
+    hidden = len(secondary) - MAX_LABELS
+    marks += [(label.span, "-", label.message, _GUTTER) for label in secondary[:MAX_LABELS]]
     width = max((len(str(m[0].line)) for m in marks), default=1)
     pad = " " * width
     if span is not None:
@@ -92,8 +94,12 @@ def render(diagnostic: Diagnostic) -> Text:
                 out.append(" " * (start - shift))
                 out.append(char * (end - start) + (f" {_clip(message)}" if message else ""), mark_style)
             previous = line
-        if diagnostic.notes or diagnostic.help:
+        if diagnostic.notes or diagnostic.help or hidden > 0:
             out.append(f"\n{pad} |", _GUTTER)
+    if hidden > 0:
+        out.append(f"\n{pad} = ", _GUTTER)
+        out.append("note", "bold")
+        out.append(f": {hidden:,} more places are involved; the first {MAX_LABELS} are shown")
     for note in diagnostic.notes:
         out.append(f"\n{pad} = ", _GUTTER)
         out.append("note", "bold")

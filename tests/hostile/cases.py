@@ -44,6 +44,8 @@ def build(workspace: Path) -> None:
         "times_3000.net": _net("relu" + " * 1" * 3000),
         "relu_4000_one_line.net": _net("relu;" * 4000),
         "unknown_1000_one_line.net": _net("bogus;" * 1000),
+        "add_3000_branches_one_line.net": "network A {\n    input 4\n    add {"
+                                          + "branch { linear(5) } branch { linear(6) }" * 1500 + "}\n}\n",
         "long_name.net": _net("x" * 100_000),
         "params_15000.net": "network P(" + ",".join(f"p{i}=1" for i in range(15_000)) + ") {\n"
                             "    input 4x8x8\n    conv(p1, 1)\n}\n",
@@ -114,6 +116,9 @@ CASES: tuple[Case, ...] = (
     Case("statements_10000", (CHECK, "statements_10000.net"), 0, ("ok statements_10000.net",)),
     Case("relu_4000_on_one_line", (CHECK, "relu_4000_one_line.net"), 0, ("... and 3,949 more", "3999 warnings")),
     Case("unknown_1000_on_one_line", (CHECK, "unknown_1000_one_line.net"), 1, ("... and 950 more",)),
+    # one diagnostic with a label a branch: the labels shown are bounded, the rest counted
+    Case("add_of_3000_differing_branches", (CHECK, "add_3000_branches_one_line.net"), 1,
+         ("error[E0109]", "2,992 more places are involved")),
     Case("name_of_100000_characters", (CHECK, "long_name.net"), 1, ("error[E0010]", "characters)")),
     # output and names
     Case("stdout_on_a_full_disk", (CHECK, "lenet5.net"), 1, ("No space left on device",), stdout="/dev/full"),
