@@ -7,7 +7,8 @@ these are over the file-size limit (limits.MAX_FILE_BYTES), which this script li
 table only, so that the cost per statement can be read at every size. The second table holds
 the largest files the limits allow: each fills the limit with one kind of statement (the
 cheapest to write and the dearest to check: one-word layers, calls with arguments, names that
-are each an error, labels, assertions, expressions, parameters), plus a line of 4,000
+are each an error, labels, assertions, expressions, `# allow` comments, parameters), and many
+networks sharing one expansion budget, plus a line of 4,000
 statements that each draw a warning, rendered as `check` prints them.
 
 Every statement reaches the parser, resolve, expand and lint. The figure is processor time
@@ -44,7 +45,7 @@ def parameters(count: int, body: str = "conv(p1, 1)") -> str:
 
 def check_and_render(source: str) -> int:
     """Check, then render every diagnostic as `check` does; the number of diagnostics."""
-    report = check_file(SourceFile("bench.net", source))
+    report = check_file(SourceFile("bench.net", source), every=True)  # as `check` does: every network
     print_diagnostics(Console(file=io.StringIO(), width=100, color_system=None), report.diagnostics)
     return len(report.diagnostics)
 
@@ -107,7 +108,11 @@ def main() -> None:
 
     largest = [(f"`{unit.strip()}` to the limit", filled(unit), filled(unit).count(";") + filled(unit).count("\n"))
                for unit in ("relu;", "relu\n", "conv(4, 1);relu;", "a;", "bogus;", "a: relu;", "relu -> 4x8x8;",
-                            "dropout(1 - 1 + 0);")]
+                            "dropout(1 - 1 + 0);", "relu  # allow(W0203)\n", "# allow(W0203)\nrelu\n")]
+    networks = [f"network A{n} {{ input 4x1x1 conv(4, 1) * 49000 }}\n" for n in range(limits.MAX_FILE_BYTES // 40)]
+    while len("".join(networks).encode()) > limits.MAX_FILE_BYTES:
+        networks.pop()
+    largest.append((f"{len(networks):,} networks of 49,000 statements", "".join(networks), 100_000))
     source = largest_parameters()
     largest.append(("parameters to the limit", source, source.count("=")))
     largest.append(("4,000 warnings on one line", "network W {\ninput 4\n" + "relu;" * 4_000 + "\n}\n", 4_000))

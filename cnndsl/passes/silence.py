@@ -77,6 +77,9 @@ def allows(module: S.Module) -> list[Allow]:
     starting: dict[int, Span] = {}  # by line: from the first statement starting there to the end of the last
     for span in _items(module):
         starting[span.line] = starting[span.line].to(span) if span.line in starting else span
+    next_code = [0] * (len(lines) + 2)  # by line: the first line of code after it (0: none), found in one pass
+    for number in range(len(lines), 0, -1):
+        next_code[number] = number + 1 if number < len(lines) and _is_code(lines[number]) else next_code[number + 1]
     found = []
     for number, text in enumerate(lines, start=1):
         column = _comment_start(text)
@@ -87,7 +90,7 @@ def allows(module: S.Module) -> list[Allow]:
         span = Span(file, number, column + 1, number, match.end() + 1)
         target = number
         if not text[:column].strip():  # on a line of its own: what the next line of code starts
-            target = next((n for n in range(number + 1, len(lines) + 1) if _is_code(lines[n - 1])), number)
+            target = next_code[number] or number
         found.append(Allow(codes, span, starting.get(target) or _whole_line(file, target)))
     return found
 
@@ -112,6 +115,10 @@ def silence(diagnostics: Iterable[Diagnostic], modules: Iterable[S.Module], root
     apply; `root` is the file checked, whose unused `allow`s are reported when `complete` (the
     check found no error and read every network)."""
     found = [allow for module in modules for allow in allows(module)]
+    by_line: dict[tuple[str, int], list[int]] = {}  # (file, line) -> the allows whose region takes in that line
+    for index, allow in enumerate(found):
+        for line in range(allow.region.line, allow.region.end_line + 1):
+            by_line.setdefault((allow.region.file.name, line), []).append(index)
     used: set[tuple[int, str]] = set()
     kept: list[Diagnostic] = []
     suppressed = 0
@@ -120,8 +127,9 @@ def silence(diagnostics: Iterable[Diagnostic], modules: Iterable[S.Module], root
             kept.append(d)
             continue
         silenced = (select is not None and not _matches(d.code, select)) or _matches(d.code, ignore)
-        for index, allow in enumerate(found):
-            if d.code in allow.codes and d.span is not None and _covers(allow.region, d.span):
+        span = d.span
+        for index in by_line.get((span.file.name, span.line), ()) if span is not None else ():
+            if span is not None and d.code in found[index].codes and _covers(found[index].region, span):
                 used.add((index, d.code))
                 silenced = True
         if silenced:
