@@ -9,7 +9,7 @@ import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from . import codes, ir, limits, syntax as S
 from .diagnostics import Diagnostic, Diagnostics, error
@@ -100,22 +100,31 @@ def _position(d: Diagnostic) -> tuple:
             d.span.column if d.span else 0)
 
 
-class _Loader:
-    """Reads `use`d files for resolve, keeping their syntax trees (their `allow`s apply too),
-    and bounds their total size: each file is within the limit of one, and so must all of
-    them be together (300 links to one large file)."""
+Reader = Callable[[Path], "tuple[SourceFile | None, list[Diagnostic]]"]
 
-    def __init__(self, root: SourceFile) -> None:
+
+def _size(file: SourceFile) -> int:
+    return len(file.text.encode("utf-8", "surrogatepass"))
+
+
+class Loader:
+    """Reads `use`d files for resolve (with `read_source`, or, in an editor, the open
+    document's text), keeping their syntax trees (their `allow`s apply too), and bounds their
+    total size in bytes: each file is within the limit of one, and so must all of them be
+    together (300 links to one large file)."""
+
+    def __init__(self, root: SourceFile, read: Reader = read_source) -> None:
+        self.read = read
         self.modules: list[S.Module] = []
-        self.total = len(root.text)
+        self.total = _size(root)
 
     def __call__(self, path: Path) -> tuple[S.Module | None, list[Diagnostic]]:
         if self.total > limits.MAX_PROGRAM_BYTES:  # said once; the files after it are not read
             return None, []
-        file, diagnostics = read_source(path)
+        file, diagnostics = self.read(path)
         if file is None:
             return None, diagnostics
-        self.total += len(file.text)
+        self.total += _size(file)
         if self.total > limits.MAX_PROGRAM_BYTES:
             return None, [error(codes.E0004, f"the network's files together exceed {limits.MAX_PROGRAM_BYTES:,} bytes",
                                 None, help="a network and the files it `use`s are a few kilobytes; is a `use` wrong?")]
@@ -185,7 +194,7 @@ def _check_file(file: SourceFile, network: str | None, overrides: Mapping[str, V
     module, syntax = parse(file)
     diags.extend(syntax)
     networks: list[ir.Network] = []
-    loader = _Loader(file)
+    loader = Loader(file)
     complete = False  # every network read and no error: every warning was looked for
     if module is not None:
         program = resolve(module, loader, diags)

@@ -5,6 +5,7 @@ compiler itself says about the same file (`check`, `summary`, the syntax tree)."
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -374,3 +375,19 @@ def test_allow_comments_in_the_editor(client: Client, tmp_path: Path) -> None:
     assert unused["code"] == "W0205" and unused["range"]["start"] == {"line": 2, "character": 28}
     library = client.open(tmp_path / "lib.net", "# allow(W0204)\nblock B { conv(4, 3) batchnorm }\n")
     assert client.diagnostics(library, 1) == []
+
+
+def test_the_files_a_document_uses_are_bounded_together(tmp_path: Path) -> None:
+    """As for `check`: `use`s of twenty links to one large library are read only until the total
+    passes the limit (the server used to parse every one, seconds a keystroke)."""
+    from cnndsl.lsp.analysis import analyse
+    from cnndsl.source import SourceFile
+
+    library = tmp_path / "library.net"
+    library.write_text("block Big { relu }\n" + "# padding\n" * 10_000)
+    for n in range(20):
+        os.link(library, tmp_path / f"link{n}.net")
+    root = "".join(f'use "link{n}.net"\n' for n in range(20)) + "network A { input 4 Big }\n"
+    result = analyse(SourceFile(str(tmp_path / "root.net"), root, tmp_path / "root.net"), read_source)
+    assert [d.code for d in result.diagnostics] == ["E0004"]
+    assert "together exceed" in result.diagnostics[0].message

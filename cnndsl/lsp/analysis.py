@@ -8,11 +8,10 @@ Nothing here knows the protocol; `features.py` turns an `Analysis` into LSP answ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 from .. import ir, syntax as S
-from ..compiler import without_gc
+from ..compiler import Loader, Reader, without_gc
 from ..counting import layer_macs, layer_params
 from ..diagnostics import Diagnostic, Diagnostics
 from ..ir import Shape
@@ -23,9 +22,6 @@ from ..passes.resolve import resolve
 from ..passes.silence import silence
 from ..program import Program
 from ..source import SourceFile, Span
-
-Loader = Callable[[Path], "tuple[S.Module | None, list[Diagnostic]]"]
-
 
 @dataclass(frozen=True)
 class Fact:
@@ -68,7 +64,7 @@ def _position(d: Diagnostic) -> tuple:
             d.span.column if d.span else 0)
 
 
-def analyse(file: SourceFile, load: Loader) -> Analysis:
+def analyse(file: SourceFile, read: Reader) -> Analysis:
     """Check `file` as `cnndsl check` checks it, every network of it, with default parameters,
     its `# allow(...)` comments and those of the files it uses honoured.
 
@@ -83,19 +79,12 @@ def analyse(file: SourceFile, load: Loader) -> Analysis:
             if not isinstance(stmt, S.Labeled):  # its statement is seen, with the same span and shapes
                 facts.setdefault(getattr(stmt, "span"), []).append(Fact(stmt, before, after, tuple(nodes)))
 
-        used: list[S.Module] = []
-
-        def load_keeping(path: Path) -> tuple[S.Module | None, list[Diagnostic]]:
-            module, problems = load(path)
-            if module is not None:
-                used.append(module)
-            return module, problems
-
+        loader = Loader(file, read)
         module, syntax = parse(file)
         diags.extend(syntax)
         program = None
         if module is not None:
-            program = resolve(module, load_keeping, diags)
+            program = resolve(module, loader, diags)
             budget = Budget()
             for name in program.networks:
                 net = expand(program, name, {}, diags, observe, budget)
@@ -103,6 +92,6 @@ def analyse(file: SourceFile, load: Loader) -> Analysis:
                     lint(net, diags)
         # a file without networks is a library: its blocks' warnings show where a network calls them
         complete = program is not None and bool(program.networks) and not diags.has_errors
-        silenced = silence(diags.items, ([module] if module else []) + used, file, complete=complete)
+        silenced = silence(diags.items, ([module] if module else []) + loader.modules, file, complete=complete)
         items = tuple(sorted(silenced.kept, key=_position))
         return Analysis(file, module, program, items, {span: tuple(found) for span, found in facts.items()})

@@ -17,7 +17,7 @@ from pygls.workspace import TextDocument
 from .. import __version__, syntax as S
 from ..diagnostics import Diagnostic
 from ..formatter import format_source
-from ..parser import parse, read_source
+from ..parser import read_source
 from ..source import SourceFile
 from . import complete, views
 from .analysis import Analysis, analyse
@@ -44,18 +44,12 @@ class NetLanguageServer(LanguageServer):
     def open_documents(self) -> dict[Path, TextDocument]:
         return {Path(d.path).resolve(): d for d in self.workspace.text_documents.values() if d.path}
 
-    def load(self, path: Path) -> tuple[S.Module | None, list[Diagnostic]]:
+    def read(self, path: Path) -> tuple[SourceFile | None, list[Diagnostic]]:
         """A `use`d file: the editor's text when it is open, else the file on disk."""
         document = self.open_documents().get(path.resolve())
         if document is not None:
-            file: SourceFile | None = self.source(document)
-            problems: list[Diagnostic] = []
-        else:
-            file, problems = read_source(path)
-        if file is None:
-            return None, problems
-        module, syntax = parse(file)
-        return module, problems + syntax
+            return self.source(document), []
+        return read_source(path)
 
     def analysis(self, uri: str) -> Analysis:
         found = self.analyses.get(uri)
@@ -63,7 +57,7 @@ class NetLanguageServer(LanguageServer):
 
     def check(self, uri: str) -> Analysis:
         document = self.workspace.get_text_document(uri)
-        result = analyse(self.source(document), self.load)
+        result = analyse(self.source(document), self.read)
         self.analyses[uri] = result
         if result.module is not None:
             self.parsed[uri] = result
