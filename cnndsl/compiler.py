@@ -92,7 +92,8 @@ def load(path_or_source: str | Path, name: str | None = None) -> tuple[SourceFil
     """A path (a `Path`, or a string without braces) or the text of a network file."""
     if isinstance(path_or_source, Path) or "{" not in path_or_source:
         return read_source(Path(path_or_source), name)
-    return decode_source(path_or_source.encode("utf-8"), name or "<source>")
+    # a lone surrogate (text from a file read with errors="surrogateescape") is refused as invalid UTF-8
+    return decode_source(path_or_source.encode("utf-8", "surrogatepass"), name or "<source>")
 
 
 def _position(d: Diagnostic) -> tuple:

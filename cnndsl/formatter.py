@@ -28,8 +28,8 @@ from typing import Callable, Sequence
 
 from lark import Token
 
-from . import syntax as S
-from .diagnostics import Diagnostic
+from . import codes, limits, syntax as S
+from .diagnostics import Diagnostic, error
 from .parser import parse_keeping
 from .source import SourceFile, Span
 
@@ -41,13 +41,21 @@ _UNARY, _ATOM = 3, 4  # binding strengths above the binary operators'
 
 
 def format_source(file: SourceFile) -> tuple[str | None, list[Diagnostic]]:
-    """The canonical text of `file`, or None with the syntax error."""
+    """The canonical text of `file`, or None with the syntax error, or with E0004 when the
+    layout would take the file past the size limit (26,000 `relu;` on one line become as many
+    indented lines): a formatter must not turn a file that checks into one that is refused."""
     module, problems, tokens = parse_keeping(file, ("COMMENT", "LBRACE", "RBRACE"))
     if module is None:
         return None, problems
     printer = _Printer(file, tokens)
     printer.module(module)
-    return printer.render(), []
+    text = printer.render()
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.MAX_FILE_BYTES:
+        return None, [error(codes.E0004, f"formatted, {file.name} would be {size:,} bytes; the limit is "
+                            f"{limits.MAX_FILE_BYTES:,}", None, help="split the network into blocks or files, "
+                            "or keep this file as it is")]
+    return text, []
 
 
 @dataclass

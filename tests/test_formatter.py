@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 import cli_runner
+from cnndsl import limits
 from cnndsl.formatter import format_source
 from cnndsl.parser import parse, parse_keeping, read_source
 from cnndsl.source import SourceFile
@@ -439,3 +440,14 @@ def test_the_repository_networks_are_formatted() -> None:
     """The reference networks are kept in the canonical layout (`cnndsl fmt architectures`)."""
     result = cli_runner.invoke(["fmt", "--check", str(ROOT / "architectures")])  # and architectures/zoo
     assert result.exit_code == 0, result.output
+
+
+def test_a_layout_past_the_size_limit_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    """26,000 `relu;` on one line check within the limit; laid out one a line they would not."""
+    path = tmp_path / "relus.net"
+    path.write_text("network A {\ninput 4\n" + "relu;" * 26_000 + "}\n")
+    before = path.read_bytes()
+    assert len(before) <= limits.MAX_FILE_BYTES
+    result = cli_runner.invoke(["fmt", path])
+    assert result.exit_code == 1 and "error[E0004]" in result.output and "would be" in result.output
+    assert path.read_bytes() == before

@@ -283,3 +283,8 @@ def test_odd_paths_and_markup_in_names_get_answers(tmp_path: Path, parts: list[s
         result = invoke([*command, "--", path])
         assert result.exit_code == (0 if exists else 2), result.output
         assert str(path) in result.output or command[0] != "check", result.output
+
+
+def test_a_lone_surrogate_in_source_text_is_a_diagnostic() -> None:
+    report = cnndsl.check("network A { input 4 relu } # \ud800\n")
+    assert [d.code for d in report.diagnostics] == ["E0003"]
