@@ -8,7 +8,7 @@ import pytest
 
 import cnndsl
 from cnndsl.backends.torch_module import build
-from cnndsl.counting import summarize
+from cnndsl.counting import BYTES_PER_VALUE, summarize
 from cnndsl.train.commands import session
 from cnndsl.train.loop import warmup
 from cnndsl.train.loop.settings import resolve
@@ -19,15 +19,22 @@ from .helpers import train
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _macs(path: str) -> int:
-    return summarize(cnndsl.check(ROOT / path).network()).macs
+def _work(source: str | Path) -> tuple[int, int]:
+    """Multiply-adds and activation values of one sample."""
+    summary = summarize(cnndsl.check(source).network())
+    return summary.macs, summary.activation_bytes // BYTES_PER_VALUE
 
 
 def test_a_step_is_taken_for_small_networks_only() -> None:
-    assert warmup.takes_a_step(_macs("architectures/lenet5.net"), 64)
-    assert warmup.takes_a_step(_macs("architectures/seeds/mnist_6conv_video.net"), 64)
-    assert not warmup.takes_a_step(_macs("architectures/resnet18.net"), 64)
-    assert not warmup.takes_a_step(_macs("architectures/lenet5.net"), 1_000_000)
+    assert warmup.takes_a_step(*_work(ROOT / "architectures/lenet5.net"), 64)
+    assert warmup.takes_a_step(*_work(ROOT / "architectures/seeds/mnist_6conv_video.net"), 64)
+    assert not warmup.takes_a_step(*_work(ROOT / "architectures/resnet18.net"), 64)
+    assert not warmup.takes_a_step(*_work(ROOT / "architectures/lenet5.net"), 1_000_000)
+    # no multiply-add to speak of, but a hundred million values a batch to normalise and activate
+    upsampled = ("network Up { input 3x32x32 upsample(16) repeat 6 { batchnorm relu dropout(0.1) } "
+                 "globalavgpool flatten linear(10) }")
+    macs, values = _work(upsampled)
+    assert macs < 10**6 and not warmup.takes_a_step(macs, values, 64)
 
 
 @pytest.mark.parametrize("step", [True, False])

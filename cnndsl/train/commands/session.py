@@ -23,7 +23,7 @@ from rich.markup import escape
 from torch import nn
 
 from ... import ir
-from ...counting import summarize
+from ...counting import BYTES_PER_VALUE, summarize
 from ...backends.weights import file_weights, fitted_state
 from ...version import __version__
 from ...ir import format_shape
@@ -227,7 +227,11 @@ class Session:
         if plan.device.type != "cpu" or self.cluster.distributed or len(net.output_shape) != 1:
             return None
         return Warmup(lambda: self.request.build_model(net), net.input_shape, net.output_shape[0], settings,
-                      (2 * settings.batch_size,), takes_a_step(summarize(net).macs, settings.batch_size))
+                      (2 * settings.batch_size,), self._warmup_steps(settings.batch_size))
+
+    def _warmup_steps(self, batch_size: int) -> bool:
+        summary = summarize(self.net)
+        return takes_a_step(summary.macs, summary.activation_bytes // BYTES_PER_VALUE, batch_size)
 
     def _print_recipe(self, resolved: Resolved) -> None:
         """The run's first lines: the recipe that runs, why, and every value it filled in."""

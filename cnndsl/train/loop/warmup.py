@@ -28,15 +28,18 @@ from ...settings_schema import TrainSettings
 from .recipe import build_criterion, build_optimizer
 
 
-# The arithmetic of a training step (multiply-adds of the forward pass, three times over for
-# forward and backward) up to which a warm-up step pays: about a tenth of a second on two cores.
-# LeNet-5 at batch 64 needs 0.08 G, the 6-conv MNIST net 2.7 G, a ResNet-18 at 224x224 350 G.
+# The work of a training step up to which a warm-up step pays, about a tenth of a second on two
+# cores: multiply-adds (of the forward pass, three times over for forward and backward; LeNet-5
+# at batch 64 needs 0.08 G, the 6-conv MNIST net 2.7 G, a ResNet-18 at 224x224 350 G), and the
+# values of the activations, which element-wise layers (batch norm, activations, upsampling)
+# touch without a multiply-add (LeNet-5 at batch 64 keeps 0.5 M).
 STEP_MACS = 5 * 10**9
+STEP_VALUES = 5 * 10**7
 
 
-def takes_a_step(macs_per_sample: int, batch_size: int) -> bool:
+def takes_a_step(macs_per_sample: int, values_per_sample: int, batch_size: int) -> bool:
     """Whether the warm-up should run a whole step on its copy, or only build the optimizer."""
-    return 3 * macs_per_sample * batch_size <= STEP_MACS
+    return 3 * macs_per_sample * batch_size <= STEP_MACS and values_per_sample * batch_size <= STEP_VALUES
 
 
 class Warmup:
