@@ -57,6 +57,7 @@ class Report:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     networks: list[ir.Network] = field(default_factory=list)
     suppressed: int = 0
+    unread: str = "<source>"  # the name shown when there is no file: it could not be read or decoded
 
     @property
     def ok(self) -> bool:
@@ -71,7 +72,7 @@ class Report:
     @property
     def name(self) -> str:
         """The name the checked file (or source text) is shown under."""
-        return self.file.name if self.file is not None else "<source>"
+        return self.file.name if self.file is not None else self.unread
 
     def _repr_html_(self) -> str:
         from .display import report_renderables, rich_html

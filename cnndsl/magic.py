@@ -80,7 +80,7 @@ class CnndslMagics(Magics):
         file, problems = decode_source(("\n" + cell).encode("utf-8", "surrogatepass"), name)
         namespace = shell.user_ns
         if file is None:
-            display(Report(None, problems))
+            display(Report(None, problems, unread=name))
             return
         report = check_file(file, args.network, overrides, args.strict, every=args.network is None)
         if not report.ok:

@@ -112,7 +112,9 @@ def test_hostile_cells_and_options_get_messages_not_tracebacks(shell: Interactiv
     assert "cannot read the options" in captured.stderr + captured.stdout and "Traceback" not in captured.stdout
     assert result.error_in_exec is None or "UsageError" in type(result.error_in_exec).__name__
     captured = run(shell, "%%cnndsl\n# \ud800\nnetwork A { input 4 linear(2) }\n")
-    assert "error[" in outputs(captured, "text/plain")[0]
+    number = shell.execution_count - 1  # the cell that just ran
+    assert "error[E0003]" in outputs(captured, "text/plain")[0]
+    assert f"rejected In[{number}]" in outputs(captured, "text/plain")[0]  # the cell, though it has no text
     builtins = shell.user_ns["__builtins__"]
     captured = run(shell, "%%cnndsl\nnetwork __builtins__ { input 4 linear(2) }\n")
     assert shell.user_ns["__builtins__"] is builtins and "not bound: __builtins__" in captured.stdout
