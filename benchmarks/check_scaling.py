@@ -106,9 +106,12 @@ def main() -> None:
     finally:
         limits.MAX_FILE_BYTES = limit
 
-    largest = [(f"`{unit.strip()}` to the limit", filled(unit), filled(unit).count(";") + filled(unit).count("\n"))
-               for unit in ("relu;", "relu\n", "conv(4, 1);relu;", "a;", "bogus;", "a: relu;", "relu -> 4x8x8;",
-                            "dropout(1 - 1 + 0);", "relu  # allow(W0203)\n", "# allow(W0203)\nrelu\n")]
+    largest = []
+    for unit in ("relu;", "relu\n", "conv(4, 1);relu;", "a;", "bogus;", "a: relu;", "relu -> 4x8x8;",
+                 "dropout(1 - 1 + 0);", "relu  # allow(W0203)\n", "# allow(W0203)\nrelu\n"):
+        source = filled(unit)
+        name = f"`{unit.strip()}` to the limit".replace("\n", " \\n ")
+        largest.append((name, source, source.count(";") + source.count("\n")))
     networks = [f"network A{n} {{ input 4x1x1 conv(4, 1) * 49000 }}\n" for n in range(limits.MAX_FILE_BYTES // 40)]
     while len("".join(networks).encode()) > limits.MAX_FILE_BYTES:
         networks.pop()
