@@ -463,7 +463,8 @@ def _parse(file: SourceFile, parser: Lark) -> tuple[S.Module | None, list[Diagno
         return None, [nesting]
     interactive = parser.parse_interactive(file.text)
     # Lark types the callbacks by rule name; the parser looks them up by `Rule`, as Lark's own do
-    interactive.parser_state.parse_conf.callbacks = cast(dict, _callbacks(parser, _Builder(file)))
+    conf = interactive.parser_state.parse_conf
+    conf.callbacks = cast(dict, _callbacks(conf.states, _Builder(file)))
     try:
         return cast(_Located, interactive.resume_parse()).value, []
     except UnexpectedInput as exc:
@@ -498,14 +499,17 @@ def _extent(children: list) -> tuple[Token | None, Token | None]:
     return first, last
 
 
-def _callbacks(parser: Lark, builder: _Builder) -> dict[Rule, Callable[[list], _Located]]:
-    """The parser's reduce actions, one per rule: the syntax node straight from the tokens.
+def _callbacks(states: dict, builder: _Builder) -> dict[Rule, Callable[[list], _Located]]:
+    """The parser's reduce actions, one per rule of its table: the syntax node straight from
+    the tokens.
 
     Lark's own tree builder would first make a `Tree` with position metadata for every
     reduction and the builder would then walk it again; doing what the grammar asks (drop
     punctuation, splice inlined rules, pass a lone child of a `?rule` through, propagate
-    positions) in one step halves the time of a large parse."""
-    return {rule: _reduction(rule, builder) for rule in parser.rules}
+    positions) in one step halves the time of a large parse. The rules are the table's own
+    objects (`Lark.rules` holds equal ones, which each lookup would compare field by field)."""
+    rules = {rule for actions in states.values() for _, rule in actions.values() if isinstance(rule, Rule)}
+    return {rule: _reduction(rule, builder) for rule in rules}
 
 
 def _reduction(rule: Rule, builder: _Builder) -> Callable[[list], _Located]:
