@@ -116,6 +116,8 @@ def main() -> None:
     while len("".join(networks).encode()) > limits.MAX_FILE_BYTES:
         networks.pop()
     largest.append((f"{len(networks):,} networks of 49,000 statements", "".join(networks), 100_000))
+    stacked = filled("relu\n", "# allow(W0203)\n" * 4_000 + "network Big {\ninput 4x8x8\n")
+    largest.append(("4,000 allows above one network", stacked, stacked.count("\n")))
     source = largest_parameters()
     largest.append(("parameters to the limit", source, source.count("=")))
     largest.append(("4,000 warnings on one line", "network W {\ninput 4\n" + "relu;" * 4_000 + "\n}\n", 4_000))

@@ -99,9 +99,11 @@ def _is_code(line: str) -> bool:
     return bool(line.strip()) and not line.strip().startswith("#")
 
 
-def _covers(region: Span, span: Span) -> bool:
-    return (region.file.name == span.file.name
-            and (region.line, region.column) <= (span.line, span.column) <= (region.end_line, region.end_column))
+_Region = tuple[str, int, int, int, int]  # file name, line, column, end line, end column
+
+
+def _region(span: Span) -> _Region:
+    return span.file.name, span.line, span.column, span.end_line, span.end_column
 
 
 def _matches(code: str, selectors: Iterable[str]) -> bool:
@@ -115,11 +117,18 @@ def silence(diagnostics: Iterable[Diagnostic], modules: Iterable[S.Module], root
     apply; `root` is the file checked, whose unused `allow`s are reported when `complete` (the
     check found no error and read every network)."""
     found = [allow for module in modules for allow in allows(module)]
-    by_line: dict[tuple[str, int], list[int]] = {}  # (file, line) -> the allows whose region takes in that line
+    # Allows are grouped by the region they cover and the code they name (a thousand stacked
+    # `# allow` lines above one network are one group), and each region is indexed by the lines
+    # it takes in: regions nest only as deep as statements do, so the index grows with the file.
+    groups: dict[_Region, dict[str, list[int]]] = {}
     for index, allow in enumerate(found):
-        for line in range(allow.region.line, allow.region.end_line + 1):
-            by_line.setdefault((allow.region.file.name, line), []).append(index)
-    used: set[tuple[int, str]] = set()
+        for code in allow.codes:
+            groups.setdefault(_region(allow.region), {}).setdefault(code, []).append(index)
+    by_line: dict[tuple[str, int], list[_Region]] = {}
+    for region in groups:
+        for line in range(region[1], region[3] + 1):
+            by_line.setdefault((region[0], line), []).append(region)
+    used_groups: set[tuple[_Region, str]] = set()
     kept: list[Diagnostic] = []
     suppressed = 0
     for d in diagnostics:
@@ -128,14 +137,16 @@ def silence(diagnostics: Iterable[Diagnostic], modules: Iterable[S.Module], root
             continue
         silenced = (select is not None and not _matches(d.code, select)) or _matches(d.code, ignore)
         span = d.span
-        for index in by_line.get((span.file.name, span.line), ()) if span is not None else ():
-            if span is not None and d.code in found[index].codes and _covers(found[index].region, span):
-                used.add((index, d.code))
-                silenced = True
+        if span is not None:
+            for region in by_line.get((span.file.name, span.line), ()):
+                if d.code in groups[region] and region[1:3] <= (span.line, span.column) <= region[3:]:
+                    used_groups.add((region, d.code))
+                    silenced = True
         if silenced:
             suppressed += 1
         else:
             kept.append(d)
+    used = {(index, code) for region, code in used_groups for index in groups[region][code]}
     if complete and root is not None:
         for index, allow in enumerate(found):
             if allow.span.file.name != root.name:
