@@ -102,7 +102,8 @@ class CnndslMagics(Magics):
     def _unbind(namespace: dict[str, Any], cell: str) -> None:
         """Forget the networks a rejected cell declares, so that a later cell does not go on
         with the version from before the edit."""
-        gone = [name for name in DECLARED.findall(cell) if isinstance(namespace.get(name), Network)]
+        declared = dict.fromkeys(DECLARED.findall(cell))  # a name declared twice is unbound once
+        gone = [name for name in declared if isinstance(namespace.get(name), Network)]
         for name in gone:
             del namespace[name]
         if gone:

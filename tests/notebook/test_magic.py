@@ -115,6 +115,9 @@ def test_hostile_cells_and_options_get_messages_not_tracebacks(shell: Interactiv
     number = shell.execution_count - 1  # the cell that just ran
     assert "error[E0003]" in outputs(captured, "text/plain")[0]
     assert f"rejected In[{number}]" in outputs(captured, "text/plain")[0]  # the cell, though it has no text
+    run(shell, "%%cnndsl\nnetwork Twice { input 4 linear(2) }\n")
+    captured = run(shell, "%%cnndsl\nnetwork Twice { input 4 }\nnetwork Twice { input 4 }\n")  # rejected
+    assert "Twice" not in shell.user_ns and "not bound: Twice (" in captured.stdout
     builtins = shell.user_ns["__builtins__"]
     captured = run(shell, "%%cnndsl\nnetwork __builtins__ { input 4 linear(2) }\n")
     assert shell.user_ns["__builtins__"] is builtins and "not bound: __builtins__" in captured.stdout
