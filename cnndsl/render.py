@@ -88,8 +88,10 @@ def render(diagnostic: Diagnostic) -> Text:
             shift = shown[0] - (len(_MORE) if shown[0] else 0)  # columns cut off, less the "..." shown
             for mark_span, char, message, mark_style in marks_here:
                 start, end = _underline(mark_span, text, char)
-                start, end = max(start, shown[0]), min(end, shown[1])
-                end = max(end, start + 1)
+                # a mark outside the columns shown is drawn at their edge, so no line is longer
+                # than the excerpt; its message still says what it is
+                start = min(max(start, shown[0]), shown[1])
+                end = max(min(end, shown[1]), start + 1)
                 out.append(f"\n{pad} | ", _GUTTER)
                 out.append(" " * (start - shift))
                 out.append(char * (end - start) + (f" {_clip(message)}" if message else ""), mark_style)

@@ -44,6 +44,8 @@ def build(workspace: Path) -> None:
         "times_3000.net": _net("relu" + " * 1" * 3000),
         "relu_4000_one_line.net": _net("relu;" * 4000),
         "unknown_1000_one_line.net": _net("bogus;" * 1000),
+        "second_mark_120000_columns_on.net": "network N {\n    input 4\n    relu\n    train { epochs = 1"
+                                              + " " * 120_000 + "epochs = 2 }\n}\n",
         "add_3000_branches_one_line.net": "network A {\n    input 4\n    add {"
                                           + "branch { linear(5) } branch { linear(6) }" * 1500 + "}\n}\n",
         "long_name.net": _net("x" * 100_000),
@@ -117,6 +119,8 @@ CASES: tuple[Case, ...] = (
     Case("relu_4000_on_one_line", (CHECK, "relu_4000_one_line.net"), 0, ("... and 3,949 more", "3999 warnings")),
     Case("unknown_1000_on_one_line", (CHECK, "unknown_1000_one_line.net"), 1, ("... and 950 more",)),
     # one diagnostic with a label a branch: the labels shown are bounded, the rest counted
+    # a mark far past the columns shown is drawn at their edge: the output stays small
+    Case("second_mark_120000_columns_on", (CHECK, "second_mark_120000_columns_on.net"), 1, ("error[E0037]",)),
     Case("add_of_3000_differing_branches", (CHECK, "add_3000_branches_one_line.net"), 1,
          ("error[E0109]", "2,992 more places are involved")),
     Case("name_of_100000_characters", (CHECK, "long_name.net"), 1, ("error[E0010]", "characters)")),
