@@ -24,6 +24,11 @@ class Label:
     span: Span
     message: str
 
+    def as_json(self) -> dict[str, Any]:
+        span = self.span
+        return {"file": span.file.name, "line": span.line, "column": span.column, "end_line": span.end_line,
+                "end_column": span.end_column, "message": self.message}
+
 
 class Applicability(str, Enum):
     """How far a fix can be trusted: a safe one is applied by `check --fix`; an unsafe one (it
@@ -124,6 +129,8 @@ class Diagnostic:
             "column": span.column if span else None,
             "end_line": span.end_line if span else None,
             "end_column": span.end_column if span else None,
+            "label": self.label,
+            "labels": [label.as_json() for label in self.secondary],
             "notes": list(self.notes),
             "help": self.help,
             "fixes": [fix.as_json() for fix in self.fixes],

@@ -53,6 +53,17 @@ def test_check_json_contract() -> None:
     assert payload["networks"] == []
 
 
+def test_check_json_lists_every_label(tmp_path: Path) -> None:
+    """The text draws eight labels of a diagnostic; JSON lists them all, with the primary's."""
+    path = tmp_path / "add.net"
+    path.write_text("network A {\n    input 4\n    add {" + " ".join(f"branch {{ linear({5 + n % 2}) }}"
+                                                              for n in range(12)) + "}\n}\n")
+    first = json.loads(run("check", str(path), "--format", "json").stdout)["diagnostics"][0]
+    assert first["code"] == "E0109" and first["label"] == "cannot add these"
+    assert [label["message"] for label in first["labels"]] == ["gives 5", "gives 6"] * 6
+    assert first["labels"][1]["file"] == str(path) and first["labels"][1]["line"] == 3
+
+
 def test_check_json_lists_networks() -> None:
     payload = json.loads(run("check", str(LENET), "--format", "json").stdout)
     assert payload == {"ok": True, "diagnostics": [],
