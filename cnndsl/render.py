@@ -61,9 +61,14 @@ def render(diagnostic: Diagnostic) -> Text:
     marks: list[tuple[Span, str, str, str]] = []
     if span is not None:
         marks.append((span, "^", diagnostic.label, style))
-    secondary = [label for label in diagnostic.secondary if span is not None and label.span.file == span.file]
-    hidden = len(secondary) - MAX_LABELS
-    marks += [(label.span, "-", label.message, _GUTTER) for label in secondary[:MAX_LABELS]]
+    # labels in this file are drawn under its lines, those in other files (a `use`d one) are
+    # named in notes; MAX_LABELS of them in all
+    secondary = list(diagnostic.secondary) if span is not None else []
+    here = [label for label in secondary if span is not None and label.span.file == span.file][:MAX_LABELS]
+    elsewhere = [label for label in secondary if span is not None and label.span.file != span.file]
+    elsewhere = elsewhere[:MAX_LABELS - len(here)]
+    hidden = len(secondary) - len(here) - len(elsewhere)
+    marks += [(label.span, "-", label.message, _GUTTER) for label in here]
     width = max((len(str(m[0].line)) for m in marks), default=1)
     pad = " " * width
     if span is not None:
@@ -96,8 +101,12 @@ def render(diagnostic: Diagnostic) -> Text:
                 out.append(" " * (start - shift))
                 out.append(char * (end - start) + (f" {_clip(message)}" if message else ""), mark_style)
             previous = line
-        if diagnostic.notes or diagnostic.help or hidden > 0:
+        if diagnostic.notes or diagnostic.help or hidden > 0 or elsewhere:
             out.append(f"\n{pad} |", _GUTTER)
+    for label in elsewhere:
+        out.append(f"\n{pad} = ", _GUTTER)
+        out.append("note", "bold")
+        out.append(f": {label.span}: {_clip(label.message)}")
     if hidden > 0:
         out.append(f"\n{pad} = ", _GUTTER)
         out.append("note", "bold")

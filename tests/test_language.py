@@ -211,3 +211,16 @@ def test_any_name_can_be_a_network_parameter_of_compile_and_summary() -> None:
     # `strict` and `every` are flags of `check`, not of `compile` and `summary`: there, they are the network's
     source = "network A(strict = 2) { input 4 linear(strict) }"
     assert cnndsl.summary(source, strict=3)["output"] == [3]
+
+
+def test_a_label_in_another_file_is_named_in_a_note(tmp_path: Path) -> None:
+    """Source lines of one file are drawn; a label in a `use`d file is not dropped but named."""
+    from cnndsl.render import plain
+
+    (tmp_path / "lib.net").write_text("block B { relu }\n")
+    (tmp_path / "main.net").write_text('use "lib.net"\nblock B { relu }\nnetwork A { input 4 B }\n')
+    [diagnostic] = cnndsl.check(tmp_path / "main.net").diagnostics
+    assert diagnostic.code == "E0016" and len(diagnostic.secondary) == 1
+    label = diagnostic.secondary[0]
+    assert label.span.file is not diagnostic.span.file
+    assert f"= note: {label.span}: {label.message}" in plain([diagnostic])
