@@ -194,7 +194,8 @@ class _Expander:
         what = "the networks of this file expand together" if together else "the network expands"
         self.diags.add(error(codes.E0034, f"{what} to more than {limits.MAX_EXPANDED_STATEMENTS:,} statements",
                              span, "expanded here",
-                             help="split the networks into files of their own" if together else
+                             help="put the networks in files of their own, and check the repeat counts"
+                             if together else
                              "check the repeat counts and block calls"))
         raise _TooLarge()
 
