@@ -105,10 +105,6 @@ def _position(d: Diagnostic) -> tuple:
 Reader = Callable[[Path], "tuple[SourceFile | None, list[Diagnostic]]"]
 
 
-def _size(file: SourceFile) -> int:
-    return len(file.text.encode("utf-8", "surrogatepass"))
-
-
 class Loader:
     """Reads `use`d files for resolve (with `read_source`, or, in an editor, the open
     document's text), keeping their syntax trees (their `allow`s apply too), and bounds their
@@ -118,7 +114,7 @@ class Loader:
     def __init__(self, root: SourceFile, read: Reader = read_source) -> None:
         self.read = read
         self.modules: list[S.Module] = []
-        self.total = _size(root)
+        self.total = root.size
 
     def __call__(self, path: Path) -> tuple[S.Module | None, list[Diagnostic]]:
         if self.total > limits.MAX_PROGRAM_BYTES:  # said once; the files after it are not read
@@ -126,7 +122,7 @@ class Loader:
         file, diagnostics = self.read(path)
         if file is None:
             return None, diagnostics
-        self.total += _size(file)
+        self.total += file.size
         if self.total > limits.MAX_PROGRAM_BYTES:
             return None, [error(codes.E0004, f"the network's files together exceed {limits.MAX_PROGRAM_BYTES:,} bytes",
                                 None, help="a network and the files it `use`s are a few kilobytes; is a `use` wrong?")]

@@ -31,7 +31,7 @@ from lark import Token
 from . import codes, limits, syntax as S
 from .diagnostics import Diagnostic, error
 from .parser import parse_keeping
-from .source import SourceFile, Span
+from .source import SourceFile, Span, encoded_size
 
 Pos = tuple[int, int]  # (line, column), 1-based as in `Span`
 
@@ -50,7 +50,7 @@ def format_source(file: SourceFile) -> tuple[str | None, list[Diagnostic]]:
     printer = _Printer(file, tokens)
     printer.module(module)
     text = printer.render()
-    size = len(text.encode("utf-8", "surrogatepass"))
+    size = encoded_size(text)
     if size > limits.MAX_FILE_BYTES:
         return None, [error(codes.E0004, f"formatted, {file.name} would be {size:,} bytes; the limit is "
                             f"{limits.MAX_FILE_BYTES:,}", None, help="split the network into blocks or files, "

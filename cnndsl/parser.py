@@ -455,9 +455,8 @@ def parse_keeping(file: SourceFile, terminals: Iterable[str]) -> tuple[S.Module 
 
 
 def _parse(file: SourceFile, parser: Lark) -> tuple[S.Module | None, list[Diagnostic]]:
-    size = len(file.text.encode("utf-8", "surrogatepass"))
-    if size > limits.MAX_FILE_BYTES:  # text that reached here without a read: an editor's, a notebook's
-        return None, [_too_large(file.name, size, limits.MAX_FILE_BYTES)]
+    if file.size > limits.MAX_FILE_BYTES:  # text that reached here without a read: an editor's, a notebook's
+        return None, [_too_large(file.name, file.size, limits.MAX_FILE_BYTES)]
     nesting = _nesting_error(file)
     if nesting:
         return None, [nesting]

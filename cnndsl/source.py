@@ -11,6 +11,12 @@ from functools import cached_property
 from pathlib import Path
 
 
+def encoded_size(text: str) -> int:
+    """Bytes of `text` in UTF-8, as the size limits count them (a lone surrogate, which a
+    decoder then refuses, as the three bytes it would be written as)."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """The text of one `.net` file and the name it is shown under."""
@@ -30,6 +36,11 @@ class SourceFile:
         else:
             end = len(self.text) - 1 if self.text.endswith("\n") else len(self.text)
         return self.text[starts[number - 1]:end]
+
+    @cached_property
+    def size(self) -> int:
+        """Bytes in UTF-8: the file-size limit counts these, wherever the text came from."""
+        return encoded_size(self.text)
 
     @property
     def line_count(self) -> int:
