@@ -73,6 +73,9 @@ class LayerSpec:
     count_params: Counter = lambda args, i, o: 0
     count_macs: Counter = lambda args, i, o: 0
     spatial: bool = False             # needs a CxHxW input
+    # In training, each sample's output depends on that sample alone: no statistics over the
+    # batch, no draws from a random stream (a step's batch may then be shared among threads).
+    per_sample: bool = True
 
 
 # ---- shape rules -------------------------------------------------------------------------
@@ -406,17 +409,17 @@ LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in (
     LayerSpec("adaptivemaxpool", (Param("size", "pair", **POS),), "AdaptiveMaxPool2d", adaptive_rule, spatial=True),
     LayerSpec("globalavgpool", (), "AdaptiveAvgPool2d", global_rule, spatial=True),
     LayerSpec("batchnorm", (Param("eps", "float", 1e-5, minimum=0), Param("momentum", "float", 0.1, minimum=0)),
-              "BatchNorm2d", same_rule, norm_params),
+              "BatchNorm2d", same_rule, norm_params, per_sample=False),
     LayerSpec("groupnorm", (Param("groups", "int", **POS), Param("eps", "float", 1e-5, minimum=0)),
               "GroupNorm", groupnorm_rule, norm_params),
     LayerSpec("layernorm", (Param("eps", "float", 1e-5, minimum=0),), "LayerNorm", same_rule, norm_params),
     LayerSpec("layerscale", (Param("init", "float", 1e-6),), "LayerScale", same_rule, layerscale_params),
     LayerSpec("shuffle", (Param("groups", "int", **POS),), "ChannelShuffle", shuffle_rule, spatial=True),
-    LayerSpec("droppath", (Param("p", "float", minimum=0),), "StochasticDepth", droppath_rule),
+    LayerSpec("droppath", (Param("p", "float", minimum=0),), "StochasticDepth", droppath_rule, per_sample=False),
     LayerSpec("lrn", (Param("size", "int", **POS), Param("alpha", "float", 1e-4), Param("beta", "float", 0.75),
                       Param("k", "float", 1.0)), "LocalResponseNorm", same_rule, spatial=True),
-    LayerSpec("dropout", (Param("p", "float", 0.5, minimum=0, maximum=1),), "Dropout", same_rule),
-    LayerSpec("dropout2d", (Param("p", "float", 0.5, minimum=0, maximum=1),), "Dropout2d", same_rule, spatial=True),
+    LayerSpec("dropout", (Param("p", "float", 0.5, minimum=0, maximum=1),), "Dropout", same_rule, per_sample=False),
+    LayerSpec("dropout2d", (Param("p", "float", 0.5, minimum=0, maximum=1),), "Dropout2d", same_rule, spatial=True, per_sample=False),
     LayerSpec("flatten", (), "Flatten", flatten_rule),
     LayerSpec("linear", (Param("out", "int", **POS), Param("bias", "bool", True)),
               "Linear", linear_rule, linear_params, linear_macs),

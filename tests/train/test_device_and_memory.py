@@ -194,3 +194,12 @@ def test_cuda_memory_is_what_the_driver_says_is_free(monkeypatch: pytest.MonkeyP
                                              (5 * 2**40, "5.0 TiB")])
 def test_sizes_are_printed_in_binary_units(count: int, text: str) -> None:
     assert memory.size(count) == text
+
+
+@pytest.mark.parametrize("capability, channels_last", [("AVX512", True), ("AVX2", False), ("DEFAULT", False)])
+def test_cpu_training_is_channels_last_where_the_kernels_use_avx512(monkeypatch: pytest.MonkeyPatch,
+                                                                   capability: str, channels_last: bool) -> None:
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    plan = pick_device("cpu")
+    assert plan.channels_last is channels_last
+    assert ("channels-last" in plan.describe()) is channels_last

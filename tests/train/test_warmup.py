@@ -46,7 +46,8 @@ def test_without_a_step_the_copy_only_builds_its_optimizer(monkeypatch: pytest.M
     monkeypatch.setattr(warmup, "build_optimizer", lambda m, s: optimizers.append(1) or real_optimizer(m, s))
     net = cnndsl.check(TINY_NET).network()
     settings = resolve({}, {"data": "mnist", "batch_size": 4}, "the test")
-    warmup.Warmup(lambda: build(net), net.input_shape, 10, settings, (8,), step).join()
+    warmup.Warmup(lambda: build(net), net.input_shape, 10, settings, warmup.WarmShapes(4, False, 8, False),
+                  step).join()
     assert optimizers == [1] and steps == ([1] if step else [])
 
 

@@ -24,6 +24,7 @@ from ..data.imagefolder import decode_image, image_array, pil_mode
 from ..data.images import Log
 from ..data.sources import load_dataset, parse_spec
 from ..errors import TrainError, UsageError
+from ..loop.cores import Cores
 from ..loop.device import DevicePlan, pick_device
 from ..loop.memory import check_fits, inference_need
 from ..loop.metrics import Evaluation
@@ -166,8 +167,9 @@ def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, lo
     def inputs(part: DeviceSplit, index: slice) -> torch.Tensor:
         return model_inputs(part.images_at(index), normaliser, loaded.plan)
 
-    evaluation = evaluate(loaded.model, split, inputs, build_criterion(loaded.settings), loaded.plan, outputs,
-                          EVAL_BATCH_SIZE)
+    with Cores(Cores.available(loaded.plan.device, alone=True)) as cores:
+        evaluation = evaluate(loaded.model, split, inputs, build_criterion(loaded.settings), loaded.plan, outputs,
+                              EVAL_BATCH_SIZE, cores=cores)
     return evaluation, dataset.spec, dataset.classes
 
 

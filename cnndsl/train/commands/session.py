@@ -12,6 +12,7 @@ decides (the run directory, a checkpoint to resume from) is sent to the others.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,12 +36,13 @@ from ..data.images import Dataset, ImageSet
 from ..data.sources import load_dataset, parse_spec
 from ..distributed.cluster import Cluster
 from ..errors import Interrupted, TrainError, epochs_saved
+from ..loop.cores import Cores, trains_per_sample
 from ..loop.device import DevicePlan, pick_device
 from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
 from ..loop.settings import Resolved, resolve_explained
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
-from ..loop.warmup import Warmup, takes_a_step
+from ..loop.warmup import WarmShapes, Warmup, takes_a_step
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
                             INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
 from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
@@ -194,6 +196,10 @@ class Session:
         self.cluster = cluster
         self.init: Init | None = None
         self.warmup: Warmup | None = None
+        # Threads to share work among on the CPU (loop/cores.py): the test pass always, a
+        # training step when the network trains per sample (`share_steps`).
+        self.cores = 1
+        self.share_steps = False
 
     def log(self, message: str) -> None:
         self.console.print(message, highlight=False, markup=False)
@@ -211,6 +217,8 @@ class Session:
                    f"training {request.net.name} in batches of {batch}",
                    "use a smaller --batch-size, or a smaller network (`cnndsl summary` shows where the memory goes)")
         cluster.limit_threads(plan.device)
+        self.cores = Cores.available(plan.device, alone=not cluster.distributed and not request.compile)
+        self.share_steps = self.cores > 1 and trains_per_sample(self.net)
         self.warmup = self._start_warmup(resolved.settings, plan)
         try:
             with cluster.connected(plan.device):
@@ -222,12 +230,16 @@ class Session:
 
     def _start_warmup(self, settings: TrainSettings, plan: DevicePlan) -> Warmup | None:
         """On the CPU, in a single process, the first step's imports and kernel creation are
-        done while the data loads (loop/warmup.py)."""
+        done while the data loads (loop/warmup.py), for the batch shapes and thread counts that
+        the steps and the test pass will use."""
         net = self.net
         if plan.device.type != "cpu" or self.cluster.distributed or len(net.output_shape) != 1:
             return None
+        shared = self.cores if self.share_steps else 1
+        step_batch = -(-settings.batch_size // shared)  # the largest piece
         return Warmup(lambda: self.request.build_model(net), net.input_shape, net.output_shape[0], settings,
-                      (2 * settings.batch_size,), self._warmup_steps(settings.batch_size))
+                      WarmShapes(step_batch, shared > 1, max(2 * settings.batch_size // self.cores, 1), self.cores > 1),
+                      self._warmup_steps(settings.batch_size))
 
     def _warmup_steps(self, batch_size: int) -> bool:
         summary = summarize(self.net)
@@ -345,7 +357,7 @@ class Session:
                 effective_batch_size(settings, len(train_set)), len(train_set))) else []),
             "[bold]adapt[/] " + "; ".join(adaptation.describe()),
             f"[bold]augment[/] {augmentation.describe()}",
-            f"[bold]device[/] {plan.describe()}" + (", torch.compile" if request.compile else ""),
+            f"[bold]device[/] {plan.describe()}" + (", torch.compile" if request.compile else "") + self._sharing(),
             *([f"[bold]init[/] {escape(str(self.init.path))} (sha256 {self.init.sha256[:12]}...)"
                + (f", fresh: {escape(', '.join(self.init.fresh))}" if self.init.fresh else "")]
               if self.init is not None else []),
@@ -355,6 +367,14 @@ class Session:
         ]
         for line in lines:
             self.console.print(line, highlight=False)
+
+    def _sharing(self) -> str:
+        if self.cores == 1:
+            return ""
+        if self.share_steps:
+            return f"; each batch and the test pass shared among {self.cores} threads"
+        return (f"; the test pass shared among {self.cores} threads, each training batch kept whole (batch "
+                "normalisation or dropout)")
 
     def _train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
                adaptation: Adaptation, augmentation: Augmentation, plan: DevicePlan) -> RunDir:
@@ -405,9 +425,16 @@ class Session:
         forward = torch.compile(replica) if request.compile else replica
         train_split = DeviceSplit(train_set, adaptation, plan.device)
         test_split = DeviceSplit(dataset.test, adaptation, plan.device)
+        cores = Cores(self.cores)
         trainer = Trainer(model, forward, settings, train_split, Normaliser(adaptation, plan.device),
                           Augmenter(augmentation, adaptation.image_shape, plan.device), plan, len(dataset.classes),
-                          cluster)
+                          cluster, cores, self.share_steps)
+        with cores, cores.one_thread() if self.share_steps else contextlib.nullcontext():
+            return self._resume_and_train(run, settings, dataset, trainer, test_split)
+
+    def _resume_and_train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, trainer: Trainer,
+                          test_split: DeviceSplit) -> RunDir:
+        request, cluster = self.request, self.cluster
         records: list[dict] = []
         if request.resume:
             state = cluster.main_decides(lambda: run.load_checkpoint("cpu") if (run / CHECKPOINT).is_file() else None)

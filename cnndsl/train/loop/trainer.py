@@ -25,6 +25,7 @@ from ..data.adapt import Normaliser
 from ..data.augment import Augmenter
 from ..data.batches import DeviceSplit
 from ..distributed.cluster import Cluster
+from .cores import Cores
 from .device import DevicePlan
 from .metrics import Evaluation, confusion_matrix
 from .recipe import build_criterion, build_optimizer, build_schedule
@@ -69,20 +70,27 @@ def effective_batch_size(settings: TrainSettings, samples: int) -> int:
 
 def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], split: DeviceSplit,
              inputs: Callable[[DeviceSplit, slice], torch.Tensor], criterion: nn.Module, plan: DevicePlan,
-             classes: int, batch_size: int, cluster: Cluster = Cluster()) -> Evaluation:
+             classes: int, batch_size: int, cluster: Cluster = Cluster(), cores: Cores = Cores()) -> Evaluation:
     """One pass over `split` in eval mode: mean loss, confusion matrix, predictions. Each
-    rank of `cluster` evaluates its part, and the results are combined. The caller puts the
-    model in eval mode."""
+    rank of `cluster` evaluates its part, shared among `cores` (batches of `batch_size` in
+    all), and the results are combined. The caller puts the model in eval mode."""
     part = cluster.part(len(split))
-    loss_sum = torch.zeros((), device=split.device)
-    predictions = []
-    with torch.inference_mode(), plan.autocast():
-        for start in range(part.start, part.stop, batch_size):
-            batch = slice(start, min(start + batch_size, part.stop))
-            logits = forward(inputs(split, batch)).float()
-            targets = split.labels_at(batch)
-            loss_sum += criterion(logits, targets) * targets.shape[0]
-            predictions.append(logits.argmax(dim=1))
+    batch = max(batch_size // cores.size, 1)
+
+    def run(piece: slice) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        loss_sum, predictions = torch.zeros((), device=split.device), []
+        with torch.inference_mode(), plan.autocast():
+            for start in range(part.start + piece.start, part.start + piece.stop, batch):
+                samples = slice(start, min(start + batch, part.start + piece.stop))
+                logits = forward(inputs(split, samples)).float()
+                targets = split.labels_at(samples)
+                loss_sum += criterion(logits, targets) * targets.shape[0]
+                predictions.append(logits.argmax(dim=1))
+        return loss_sum, predictions
+
+    results = cores.map(run, cores.pieces(len(part))) if len(part) else []
+    loss_sum = sum((loss for loss, _ in results), torch.zeros((), device=split.device))
+    predictions = [logits for _, batches in results for logits in batches]
     predicted = torch.cat(predictions) if predictions else split.labels.new_empty(0, device=split.device)
     confusion = cluster.sum(confusion_matrix(split.labels_at(slice(part.start, part.stop)), predicted, classes))
     if cluster.distributed:
@@ -93,7 +101,8 @@ def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], split: DeviceSplit
 class Trainer:
     def __init__(self, model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], settings: TrainSettings,
                  train: DeviceSplit, normaliser: Normaliser, augmenter: Augmenter, plan: DevicePlan,
-                 classes: int, cluster: Cluster = Cluster()) -> None:
+                 classes: int, cluster: Cluster = Cluster(), cores: Cores = Cores(),
+                 share_steps: bool = False) -> None:
         self.model = model
         self.forward = forward
         self.train_split = train
@@ -102,6 +111,9 @@ class Trainer:
         self.plan = plan
         self.classes = classes
         self.cluster = cluster
+        self.cores = cores  # the test pass is always shared among them, a training step when `share_steps`
+        self.share_steps = share_steps
+        self.parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
         self.batch_size = effective_batch_size(settings, len(train))
         self.share = cluster.share(self.batch_size)
         self.share_size = self.share.stop - self.share.start
@@ -142,19 +154,13 @@ class Trainer:
         start = last_check = time.perf_counter()
         for step in range(steps):
             positions = slice(step * size + share.start, step * size + share.stop)
-            index = order[positions]
-            inputs, targets = self.inputs(split, index, positions), split.labels_at(index)
-            with self.plan.autocast():
-                logits = self.forward(inputs)
-                loss = self.criterion(logits, targets)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss if self.loss_weight == 1.0 else loss * self.loss_weight).backward()
+            batch_loss, batch_correct = self._step(order, positions)
             lr = self.optimizer.param_groups[0]["lr"]
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.scheduler.step()
-            loss_sum += loss.detach() * targets.shape[0]
-            correct += (logits.detach().argmax(dim=1) == targets).sum()
+            loss_sum += batch_loss
+            correct += batch_correct
             now = time.perf_counter()
             if now - last_check >= REFRESH_SECONDS or step == steps - 1:
                 last_check = now
@@ -172,6 +178,49 @@ class Trainer:
         return EpochStats(self._finite(loss_sum.item() / seen, epoch), correct.item() / seen, seconds,
                           seen / max(seconds, 1e-9), float(lr))
 
+    def _step(self, order: torch.Tensor, positions: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """The gradients of one batch (the samples at `positions` of the epoch's `order`),
+        computed on one thread or shared among the cores; returns the batch's summed loss and
+        its count of correct predictions."""
+        self.optimizer.zero_grad(set_to_none=True)
+        count = positions.stop - positions.start
+        parts = self.cores.pieces(count) if self.share_steps else [slice(0, count)]
+        if len(parts) == 1:
+            loss, loss_sum, correct = self._loss(order, positions, self.loss_weight)
+            self.scaler.scale(loss).backward()
+            return loss_sum, correct
+
+        def gradients(part: slice) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor | None, ...]]:
+            piece = slice(positions.start + part.start, positions.start + part.stop)
+            loss, loss_sum, correct = self._loss(order, piece, self.loss_weight * (part.stop - part.start) /
+                                                 self.share_size)
+            return loss_sum, correct, torch.autograd.grad(self.scaler.scale(loss), self.parameters, allow_unused=True)
+
+        results = self.cores.map(gradients, parts)
+        for index, parameter in enumerate(self.parameters):
+            shares = [share for _, _, grads in results if (share := grads[index]) is not None]
+            if shares:
+                total = shares[0]
+                for share in shares[1:]:
+                    total = total + share
+                parameter.grad = total
+        loss_sum, correct = results[0][0], results[0][1]
+        for loss, right, _ in results[1:]:
+            loss_sum, correct = loss_sum + loss, correct + right
+        return loss_sum, correct
+
+    def _loss(self, order: torch.Tensor, positions: slice, weight: float) -> tuple[torch.Tensor, ...]:
+        """The loss of the samples at `positions` (augmented as drawn for those places)
+        scaled by `weight`, with their summed loss and correct count for the epoch's figures."""
+        index = order[positions]
+        inputs, targets = self.inputs(self.train_split, index, positions), self.train_split.labels_at(index)
+        with self.plan.autocast():
+            logits = self.forward(inputs)
+            loss = self.criterion(logits, targets)
+        detached = loss.detach()
+        return (loss if weight == 1.0 else loss * weight, detached * targets.shape[0],
+                (logits.detach().argmax(dim=1) == targets).sum())
+
     @staticmethod
     def _finite(value: float, epoch: int, where: str = "training") -> float:
         if not math.isfinite(value):
@@ -182,7 +231,7 @@ class Trainer:
         """Loss (with the training criterion), predictions and confusion matrix on a split."""
         self.model.eval()
         evaluation = evaluate(self.forward, split, self.inputs, self.criterion, self.plan, self.classes,
-                              self.eval_batch_size, self.cluster)
+                              self.eval_batch_size, self.cluster, self.cores)
         self._finite(evaluation.loss, epoch, "test")
         return evaluation
 

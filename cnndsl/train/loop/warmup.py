@@ -12,6 +12,9 @@ is cheap (`takes_a_step`): there the primitives are most of the first step. For 
 (a ResNet at 224x224) a throwaway step would cost seconds, more than it saves and more than a
 small data set takes to load, so the thread only builds the optimizer, which pays the import.
 
+oneDNN keeps a primitive for each shape and thread count, so the warm-up uses the run's own:
+the pieces of a batch shared among the cores (loop/cores.py) are smaller, and run on one thread.
+
 The copy draws its weights and dropout masks from the global generator, so the run joins the
 thread before it seeds that generator and builds its own model.
 """
@@ -19,6 +22,7 @@ thread before it seeds that generator and builds its own model.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -42,33 +46,48 @@ def takes_a_step(macs_per_sample: int, values_per_sample: int, batch_size: int) 
     return 3 * macs_per_sample * batch_size <= STEP_MACS and values_per_sample * batch_size <= STEP_VALUES
 
 
+@dataclass(frozen=True)
+class WarmShapes:
+    """The batch a training step computes on one thread, and the test pass's, each with
+    whether it runs on one thread (shared among the cores) or on PyTorch's own threads."""
+
+    step_batch: int
+    step_one_thread: bool
+    eval_batch: int
+    eval_one_thread: bool
+
+
 class Warmup:
     def __init__(self, build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
-                 settings: TrainSettings, eval_batch_sizes: tuple[int, ...], step: bool) -> None:
+                 settings: TrainSettings, shapes: WarmShapes, step: bool) -> None:
         self._thread = threading.Thread(target=self._run, name="cnndsl-warmup", daemon=True,
-                                        args=(build_model, input_shape, classes, settings, eval_batch_sizes, step))
+                                        args=(build_model, input_shape, classes, settings, shapes, step))
         self._thread.start()
 
     @staticmethod
     def _run(build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
-             settings: TrainSettings, eval_batch_sizes: tuple[int, ...], step: bool) -> None:
+             settings: TrainSettings, shapes: WarmShapes, step: bool) -> None:
+        threads = torch.get_num_threads()  # this thread's, which is the process's setting
         try:
             model = build_model()
             optimizer = build_optimizer(model, settings)
             if not step:
                 return
             criterion = build_criterion(settings)
-            inputs = torch.randn(settings.batch_size, *input_shape)
-            loss = criterion(model(inputs), torch.randint(0, classes, (settings.batch_size,)))
+            torch.set_num_threads(1 if shapes.step_one_thread else threads)
+            inputs = torch.randn(shapes.step_batch, *input_shape)
+            loss = criterion(model(inputs), torch.randint(0, classes, (shapes.step_batch,)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             model.eval()
+            torch.set_num_threads(1 if shapes.eval_one_thread else threads)
             with torch.inference_mode():
-                for size in eval_batch_sizes:
-                    model(torch.randn(size, *input_shape))
+                model(torch.randn(shapes.eval_batch, *input_shape))
         except Exception:  # noqa: BLE001 - a warm-up that fails costs nothing: the run pays as if there were none
             return
+        finally:
+            torch.set_num_threads(threads)
 
     def join(self) -> None:
         self._thread.join()
