@@ -32,6 +32,7 @@ when it is not there. The files are unpacked into a temporary folder that both s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import io
 import json
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import cnndsl  # first: it sets OpenMP's wait policy, which must be in place before torch loads (both sides run with it)
 import torch
@@ -54,6 +56,7 @@ from tqdm import tqdm
 
 from cnndsl.backends.torch_module import build
 from cnndsl.train.commands.session import Session, TrainRequest
+from cnndsl.train.loop.cores import Cores
 from cnndsl.settings_schema import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,13 +197,19 @@ class BareLoop:
         return time.perf_counter() - start
 
 
-def cnndsl_run(root: Path, out: Path, settings: dict, limit: int | None = None) -> tuple[float, list[dict]]:
-    """One `cnndsl train` run in this process; its wall time and its metrics."""
+def cnndsl_run(root: Path, out: Path, settings: dict, limit: int | None = None,
+               share: bool = True) -> tuple[float, list[dict]]:
+    """One `cnndsl train` run in this process; its wall time and its metrics. With `share`
+    false, each batch is kept whole, each operation on PyTorch's own threads, as before
+    cnndsl shared batches among the cores (there is no option for it: the comparison
+    replaces the count of threads to share among)."""
     net = cnndsl.check(LENET).network()
     flags = {name: settings.get(name) for name in SETTING_NAMES} | {"data": "mnist"}
     request = TrainRequest(net, build, flags, root, limit, "cpu", False, out)
     start = time.perf_counter()
-    Session(request, Console(file=io.StringIO())).run()
+    with mock.patch.object(Cores, "available", staticmethod(lambda device, alone: 1)) if not share else \
+            contextlib.nullcontext():
+        Session(request, Console(file=io.StringIO())).run()
     wall = time.perf_counter() - start
     return wall, [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
@@ -237,6 +246,7 @@ def main() -> None:
         cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1}, limit=640)
 
         tutorial_epochs, tutorial_runs, tutorial_accuracy, cnndsl_epochs, bare_epochs = [], [], [], [], []
+        whole_epochs = []
         fast_walls, fast_accuracy, reached = [], [], []
         for _ in range(args.repeats):
             tutorial.reset()
@@ -245,6 +255,8 @@ def main() -> None:
             cnndsl_epochs.append(metrics[0]["seconds"])
             times.append(tutorial.epoch())
             bare_epochs.append(bare.epoch())
+            wall, metrics = cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1}, share=False)
+            whole_epochs.append(metrics[0]["seconds"])
             times.append(tutorial.epoch())
             wall, metrics = cnndsl_run(root, work / f"run{next(runs)}", {})
             fast_walls.append(wall)
@@ -275,6 +287,9 @@ def main() -> None:
     print(f"    cnndsl epoch (training pass with its progress bar, and the test pass):            "
           f"{figures(cnndsl_epochs)}")
     print(f"    ratio cnndsl / tutorial: {ratio(cnndsl_epochs, tutorial_epochs, '<= 1/3.5 = 0.286, aim 0.2')}")
+    print(f"    cnndsl epoch, each batch kept whole on PyTorch's threads (not shared among cores):  "
+          f"{figures(whole_epochs)}")
+    print(f"    ratio shared / whole: {ratio(cnndsl_epochs, whole_epochs, 'none: what sharing gains')}")
     print(f"    bare PyTorch loop (the same network and SGD on tensors prepared in advance):      "
           f"{figures(bare_epochs)}")
     print(f"    ratio bare loop / tutorial: {ratio(bare_epochs, tutorial_epochs, 'none: a reference')}")

@@ -88,16 +88,20 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_torch_save(path: Path, contents: object) -> None:
     """`torch.save` through `atomic_write`. PyTorch reports a failed write of its own (a
     full disk) as a RuntimeError; the operating system's error is raised instead, so that
-    callers see an OSError naming the reason, as for every other file."""
+    callers see an OSError naming the reason, as for every other file. A Ctrl-C during the
+    save is raised as itself too (PyTorch's writer, closing after it, reports a RuntimeError of
+    its own)."""
     import torch
 
     def save(stream: BinaryIO) -> None:
         recording = _ErrorRecordingStream(stream)
         try:
             torch.save(contents, recording)  # type: ignore[arg-type]
-        except RuntimeError:
+        except RuntimeError as exc:
             if recording.error is not None:
                 raise recording.error from None
+            if isinstance(exc.__context__, KeyboardInterrupt):  # raised by the writer while it closed
+                raise exc.__context__ from None
             raise
 
     atomic_write(path, save)

@@ -77,3 +77,27 @@ def test_a_read_only_file_is_not_replaced() -> None:
     finally:
         target.unlink(missing_ok=True)
         folder.rmdir()
+
+
+def test_a_ctrl_c_during_a_torch_save_is_raised_as_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyTorch's writer, closing after the interrupted write, raises a RuntimeError of its own
+    ("unexpected pos"); the caller must see the Ctrl-C, and the old file must stay."""
+    import torch
+
+    from cnndsl import atomic
+
+    target = tmp_path / "checkpoint.pt"
+    atomic.atomic_torch_save(target, {"x": torch.zeros(3)})
+    real_write, calls = atomic._ErrorRecordingStream.write, []
+
+    def write(self, data: bytes) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_write(self, data)
+
+    monkeypatch.setattr(atomic._ErrorRecordingStream, "write", write)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.atomic_torch_save(target, {"x": torch.ones(3)})
+    assert torch.equal(torch.load(target, weights_only=True)["x"], torch.zeros(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]

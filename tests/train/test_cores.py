@@ -7,6 +7,7 @@ tests give PyTorch two threads, as a two-core machine has by default.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -20,7 +21,7 @@ from cnndsl.train.commands import session
 from cnndsl.train.errors import Interrupted
 from cnndsl.train.loop import cores as cores_module
 from cnndsl.train.loop import trainer as trainer_module
-from cnndsl.train.loop.cores import Cores, pieces, trains_per_sample
+from cnndsl.train.loop.cores import Cores, pieces, trains_per_sample, whole_batch_layers
 from cnndsl.train.rundir.files import RunDir
 
 from .conftest import TINY_NET
@@ -60,8 +61,10 @@ def test_pieces_cover_the_batch_in_order_and_in_near_equal_sizes(count: int, par
                                                ("droppath(0.1)", False)])
 def test_a_network_trains_per_sample_unless_a_layer_meets_the_batch_or_draws(layer: str, per_sample: bool) -> None:
     nested = (f"block B() {{ conv(4, 3, padding = 1) residual {{ {layer} conv(4, 3, padding = 1) }} }} "
-              "network N { input 1x8x8 B() flatten linear(10) }")
-    assert trains_per_sample(cnndsl.check(nested).network()) is per_sample
+              "network N { input 1x8x8 B() B() flatten linear(10) }")
+    net = cnndsl.check(nested).network()
+    assert trains_per_sample(net) is per_sample
+    assert whole_batch_layers(net) == ([] if per_sample else [layer.split("(")[0]])  # named once
 
 
 def test_a_shared_step_is_the_whole_batch_step_up_to_rounding(tiny_net: Path, tmp_path: Path,
@@ -153,8 +156,8 @@ def test_the_plan_says_what_is_shared(tiny_net: Path, tmp_path: Path, threads: N
         session.Session(request, Console(file=out, width=200)).run()
         lines[name] = next(line for line in out.getvalue().splitlines() if line.startswith("device"))
     assert lines["tiny"].endswith("; each batch and the test pass shared among 2 threads")
-    assert lines["bn"].endswith("; the test pass shared among 2 threads, each training batch kept whole (batch "
-                                "normalisation or dropout)")
+    assert lines["bn"].endswith("; the test pass shared among 2 threads, each training batch kept whole (for "
+                                "batchnorm)")
 
 
 def test_the_warm_up_prepares_the_shapes_and_threads_of_the_shared_steps(tiny_net: Path, tmp_path: Path,
@@ -201,3 +204,60 @@ def test_shared_evaluation_equals_one_thread(tiny_net: Path, tmp_path: Path, thr
     single = cnndsl.Run(run.path).evaluate(data_root=tmp_path / "data")
     assert shared["confusion_matrix"] == single["confusion_matrix"]
     assert shared["test_loss"] == pytest.approx(single["test_loss"], abs=1e-6)
+
+
+def test_a_run_resumed_on_another_thread_count_says_so(tiny_net: Path, tmp_path: Path, threads: None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from cnndsl.backends.torch_module import build
+    from cnndsl.settings_schema import SETTING_NAMES
+
+    settings = {**SETTINGS, "epochs": 2}
+    original = trainer_module.Trainer.train_epoch
+
+    def train_epoch(self, number, progress=None):
+        if number == 2:
+            raise KeyboardInterrupt
+        return original(self, number, progress)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module.Trainer, "train_epoch", train_epoch)
+        with pytest.raises(Interrupted):
+            train(tiny_net, tmp_path / "cut", **settings)
+    assert RunDir(tmp_path / "cut").read_config()["device"]["threads"] == 2
+    torch.set_num_threads(1)
+    out = io.StringIO()
+    flags = {key: settings.get(key) for key in SETTING_NAMES}
+    request = session.TrainRequest(cnndsl.check(tiny_net).network(), build, flags, tmp_path / "data", 450, "cpu",
+                                   False, tmp_path / "cut", True)
+    session.Session(request, Console(file=out, width=300)).run()
+    assert "note: this run trained with PyTorch on 2 threads, now on 1" in out.getvalue()
+
+
+def test_a_ctrl_c_in_a_shared_map_restores_the_thread_count(threads: None) -> None:
+    """The Ctrl-C arrives while the calling thread waits for the other part."""
+    import os
+    import signal
+
+    def work(part: slice) -> None:
+        if part.start:
+            time.sleep(0.5)
+
+    with Cores(2) as team:
+        threading.Timer(0.15, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            team.map(work, team.pieces(4))
+        assert torch.get_num_threads() == 2
+
+
+def test_a_network_without_weights_is_refused_before_training(tmp_path: Path) -> None:
+    from cnndsl.train.errors import TrainError
+
+    net = tmp_path / "pool.net"
+    net.write_text("network Pool { input 1x8x8 adaptiveavgpool((2, 5)) flatten }")
+    with pytest.raises(TrainError, match="Pool has no weights to train"):
+        train(net, tmp_path / "run", **SETTINGS)
+    assert not (tmp_path / "run").exists()

@@ -69,3 +69,29 @@ def test_a_run_of_a_large_network_does_not_step_its_warm_up_copy(monkeypatch: py
         net.write_text(TINY_NET.replace("width = 8", f"width = {width}"))
         train(net, tmp_path / f"run{width}", tmp_path / "data", data="mnist", epochs=1, batch_size=64)
         assert made[-1] is expected
+
+
+def test_a_ctrl_c_while_waiting_for_the_warm_up_is_raised_once_it_has_finished(monkeypatch: pytest.MonkeyPatch
+                                                                              ) -> None:
+    """Python 3.11's Thread.join, interrupted, takes the thread for finished; a warm-up thread
+    still inside a PyTorch kernel when the interpreter exits aborts the process."""
+    import os
+    import signal
+    import threading
+    import time
+
+    finished = threading.Event()
+
+    def slow(*args) -> None:
+        time.sleep(0.6)
+        finished.set()
+
+    monkeypatch.setattr(warmup.Warmup, "_run", staticmethod(slow))
+    net = cnndsl.check(TINY_NET).network()
+    settings = resolve({}, {"data": "mnist", "batch_size": 4}, "the test")
+    started = warmup.Warmup(lambda: build(net), net.input_shape, 10, settings, warmup.WarmShapes(4, False, 8, False),
+                            True)
+    threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        started.join()
+    assert finished.is_set()  # (the thread's is_alive() cannot tell: an interrupted join marks it stopped)

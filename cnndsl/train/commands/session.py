@@ -36,7 +36,7 @@ from ..data.images import Dataset, ImageSet
 from ..data.sources import load_dataset, parse_spec
 from ..distributed.cluster import Cluster
 from ..errors import Interrupted, TrainError, epochs_saved
-from ..loop.cores import Cores, trains_per_sample
+from ..loop.cores import Cores, trains_per_sample, whole_batch_layers
 from ..loop.device import DevicePlan, pick_device
 from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
@@ -150,6 +150,10 @@ def checked_settings(request: TrainRequest) -> tuple[Resolved, DataSpec]:
     """The request's settings (with what was filled in, and why) and data set, with the
     checks that need no data: made by every process, and by `--nproc` before it starts any."""
     net = request.net
+    if summarize(net).trainable_params == 0:
+        raise TrainError(f"{net.name} has no weights to train: none of its layers has parameters",
+                         help="add a layer that learns (conv, linear, batchnorm, ...); `cnndsl summary` counts "
+                              "the parameters of each layer")
     resolved = resolve_explained(net.train, request.flags, f"the train section of {net.name}")
     spec = parse_spec(resolved.settings.data)
     if spec.path is not None:  # a folder: found where the reader of the command or the file expects it
@@ -294,6 +298,7 @@ class Session:
             raise TrainError(f"cannot resume {existing.path}: {problem}",
                              help="resume with the same network, --set values, data, settings, --init and number of "
                                   "processes, or start a new run with another --out")
+        self._note_other_threads(stored, config)
         changed = existing.check_sources(stored)
         if changed:
             raise TrainError(f"cannot resume {existing.path}: {', '.join(changed)} changed after training (its "
@@ -315,6 +320,15 @@ class Session:
                                  f"{CHECKPOINT} to repair it from", help="start a new run with another --out")
             self.log(f"{existing.path} says complete, but {damage}; repairing it from {CHECKPOINT}")
         return existing, False
+
+    def _note_other_threads(self, stored: dict, config: dict) -> None:
+        """On the CPU the thread count orders the sums of a step (loop/cores.py), so a run
+        resumed on another count goes on as well as before, but not to the bit."""
+        device = stored.get("device")
+        before, now = device.get("threads") if isinstance(device, dict) else None, config["device"]["threads"]
+        if config["device"]["used"] == "cpu" and before is not None and before != now:
+            self.log(f"note: this run trained with PyTorch on {before} threads, now on {now}: its sums are added in "
+                     "another order from here, so it will not end bit for bit where an uninterrupted run would")
 
     def _open_for_resume(self) -> RunDir:
         if self.request.out is None:
@@ -338,7 +352,7 @@ class Session:
             "adaptation": adaptation.as_json(),
             "augmentation": {"padding": augmentation.padding, "flip": augmentation.flip},
             "settings": settings.as_json(),
-            "device": {"requested": request.device, "used": str(plan.device)},
+            "device": {"requested": request.device, "used": str(plan.device), "threads": torch.get_num_threads()},
             "distributed": {"world_size": self.cluster.world_size, "backend": self.cluster.backend},
             "compile": request.compile,
             "init": None if self.init is None else self.init.as_json(),
@@ -373,8 +387,8 @@ class Session:
             return ""
         if self.share_steps:
             return f"; each batch and the test pass shared among {self.cores} threads"
-        return (f"; the test pass shared among {self.cores} threads, each training batch kept whole (batch "
-                "normalisation or dropout)")
+        return (f"; the test pass shared among {self.cores} threads, each training batch kept whole (for "
+                f"{', '.join(whole_batch_layers(self.net))})")
 
     def _train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
                adaptation: Adaptation, augmentation: Augmentation, plan: DevicePlan) -> RunDir:

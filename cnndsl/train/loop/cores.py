@@ -21,7 +21,7 @@ own parallelism. In eval mode every layer is per sample, so the test pass is alw
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager
 from typing import Callable, Iterator, TypeVar
 
@@ -33,9 +33,15 @@ from ...layers import LAYERS
 T = TypeVar("T")
 
 
+def whole_batch_layers(net: ir.Network) -> list[str]:
+    """The kinds of layer in `net` that need a training batch whole (batch statistics, random
+    draws), in order of first use."""
+    return list(dict.fromkeys(layer.kind for layer in ir.leaves(net.body) if not LAYERS[layer.kind].per_sample))
+
+
 def trains_per_sample(net: ir.Network) -> bool:
     """Whether, in training mode, each sample's output and gradient depend on that sample alone."""
-    return all(LAYERS[layer.kind].per_sample for layer in ir.leaves(net.body))
+    return not whole_batch_layers(net)
 
 
 def pieces(count: int, parts: int) -> list[slice]:
@@ -102,12 +108,12 @@ class Cores(AbstractContextManager["Cores"]):
         if len(parts) == 1 or self._pool is None:
             return [work(part) for part in parts]
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        futures = [self._pool.submit(work, part) for part in parts[1:]]
+        futures: list[Future[T]] = []
         try:
+            torch.set_num_threads(1)
+            futures.extend(self._pool.submit(work, part) for part in parts[1:])
             first = work(parts[0])
         finally:
-            for future in futures:
-                future.exception()  # waits; an exception is raised below, by result()
-            torch.set_num_threads(threads)
+            torch.set_num_threads(threads)  # first: a Ctrl-C may interrupt the wait below
+            wait(futures)  # an exception of theirs is raised below, by result()
         return [first, *(future.result() for future in futures)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, cast
 
 import torch
 from torch import nn
@@ -197,13 +197,14 @@ class Trainer:
             return loss_sum, correct, torch.autograd.grad(self.scaler.scale(loss), self.parameters, allow_unused=True)
 
         results = self.cores.map(gradients, parts)
-        for index, parameter in enumerate(self.parameters):
-            shares = [share for _, _, grads in results if (share := grads[index]) is not None]
-            if shares:
-                total = shares[0]
-                for share in shares[1:]:
-                    total = total + share
-                parameter.grad = total
+        # The pieces run the same graph, so the same parameters have no gradient in each.
+        first = results[0][2]
+        used = [index for index, grad in enumerate(first) if grad is not None]
+        totals = [cast(torch.Tensor, first[index]) for index in used]
+        for _, _, grads in results[1:]:
+            totals = list(torch._foreach_add(totals, [cast(torch.Tensor, grads[index]) for index in used]))
+        for index, total in zip(used, totals):
+            self.parameters[index].grad = total
         loss_sum, correct = results[0][0], results[0][1]
         for loss, right, _ in results[1:]:
             loss_sum, correct = loss_sum + loss, correct + right

@@ -57,12 +57,23 @@ class WarmShapes:
     eval_one_thread: bool
 
 
+# How long a Ctrl-C'd run still waits for the warm-up before leaving without it (seconds).
+INTERRUPTED_WAIT_SECONDS = 10.0
+
+
 class Warmup:
     def __init__(self, build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
                  settings: TrainSettings, shapes: WarmShapes, step: bool) -> None:
-        self._thread = threading.Thread(target=self._run, name="cnndsl-warmup", daemon=True,
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="cnndsl-warmup", daemon=True,
                                         args=(build_model, input_shape, classes, settings, shapes, step))
         self._thread.start()
+
+    def _work(self, *args: object) -> None:
+        try:
+            self._run(*args)  # type: ignore[arg-type]
+        finally:
+            self._done.set()
 
     @staticmethod
     def _run(build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
@@ -90,4 +101,12 @@ class Warmup:
             torch.set_num_threads(threads)
 
     def join(self) -> None:
-        self._thread.join()
+        """Wait for the warm-up. A Ctrl-C while waiting is raised once the thread has finished
+        (or after INTERRUPTED_WAIT_SECONDS, or at a second Ctrl-C): a thread still inside a
+        PyTorch kernel when the interpreter exits aborts the process. (It waits on an event:
+        Python 3.11's `Thread.join`, interrupted, takes the thread for finished.)"""
+        try:
+            self._done.wait()
+        except KeyboardInterrupt:
+            self._done.wait(INTERRUPTED_WAIT_SECONDS)
+            raise
