@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 import torch
 from rich.console import Console
 
 import cnndsl
 from cnndsl.backends.torch_module import build
 from cnndsl.train.commands.session import Session, TrainRequest
+from cnndsl.train.loop import trainer as trainer_module
 from cnndsl.train.rundir.files import RunDir
 from cnndsl.settings_schema import SETTING_NAMES
 
@@ -31,3 +33,15 @@ def deterministic(records: list[dict]) -> list[dict]:
 
 def weights(run: RunDir) -> dict[str, torch.Tensor]:
     return torch.load(run / "weights.pt", weights_only=True)
+
+
+def interrupt_at(epoch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make training raise KeyboardInterrupt (a Ctrl-C) when epoch `epoch` begins."""
+    original = trainer_module.Trainer.train_epoch
+
+    def train_epoch(self, number, progress=None):
+        if number == epoch:
+            raise KeyboardInterrupt
+        return original(self, number, progress)
+
+    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", train_epoch)

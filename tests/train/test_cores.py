@@ -25,7 +25,7 @@ from cnndsl.train.loop.cores import Cores, pieces, trains_per_sample, whole_batc
 from cnndsl.train.rundir.files import RunDir
 
 from .conftest import TINY_NET
-from .helpers import deterministic, train, weights
+from .helpers import deterministic, interrupt_at, train, weights
 
 SETTINGS = dict(data="digits", epochs=2, batch_size=45, augment="crop", seed=7, limit=450)  # pieces of 22 and 23
 
@@ -86,15 +86,8 @@ def test_a_shared_run_resumes_exactly(tiny_net: Path, tmp_path: Path, threads: N
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     settings = {**SETTINGS, "epochs": 3}
     whole = train(tiny_net, tmp_path / "whole", **settings)
-    original = trainer_module.Trainer.train_epoch
-
-    def train_epoch(self, number, progress=None):
-        if number == 2:
-            raise KeyboardInterrupt
-        return original(self, number, progress)
-
     with monkeypatch.context() as patch:
-        patch.setattr(trainer_module.Trainer, "train_epoch", train_epoch)
+        interrupt_at(2, patch)
         with pytest.raises(Interrupted):
             train(tiny_net, tmp_path / "cut", **settings)
     resumed = train(tiny_net, tmp_path / "cut", resume=True, **settings)
@@ -216,15 +209,8 @@ def test_a_run_resumed_on_another_thread_count_says_so(tiny_net: Path, tmp_path:
     from cnndsl.settings_schema import SETTING_NAMES
 
     settings = {**SETTINGS, "epochs": 2}
-    original = trainer_module.Trainer.train_epoch
-
-    def train_epoch(self, number, progress=None):
-        if number == 2:
-            raise KeyboardInterrupt
-        return original(self, number, progress)
-
     with monkeypatch.context() as patch:
-        patch.setattr(trainer_module.Trainer, "train_epoch", train_epoch)
+        interrupt_at(2, patch)
         with pytest.raises(Interrupted):
             train(tiny_net, tmp_path / "cut", **settings)
     assert RunDir(tmp_path / "cut").read_config()["device"]["threads"] == 2

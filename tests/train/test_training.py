@@ -17,7 +17,7 @@ from cnndsl.train.errors import TrainError
 from cnndsl.train.loop import trainer as trainer_module
 from cnndsl.train.rundir.files import RunDir
 
-from .helpers import deterministic, train, weights
+from .helpers import deterministic, interrupt_at, train, weights
 
 DROPOUT_NET = """\
 network Drop(classes = 10) {
@@ -59,17 +59,6 @@ def test_the_same_seed_gives_the_same_run(tiny_net: Path, tmp_path: Path) -> Non
     assert deterministic(first.read_metrics()) == deterministic(second.read_metrics())
 
 
-def _interrupt_at(epoch: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = trainer_module.Trainer.train_epoch
-
-    def train_epoch(self, number, progress=None):
-        if number == epoch:
-            raise KeyboardInterrupt
-        return original(self, number, progress)
-
-    monkeypatch.setattr(trainer_module.Trainer, "train_epoch", train_epoch)
-
-
 def test_resume_ends_exactly_where_an_uninterrupted_run_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     net = tmp_path / "drop.net"
     net.write_text(DROPOUT_NET)
@@ -77,7 +66,7 @@ def test_resume_ends_exactly_where_an_uninterrupted_run_ends(tmp_path: Path, mon
     whole = train(net, tmp_path / "whole", **settings)
 
     with monkeypatch.context() as patch:
-        _interrupt_at(2, patch)
+        interrupt_at(2, patch)
         with pytest.raises(Interrupted, match="1 of 3 epochs is saved"):
             train(net, tmp_path / "cut", **settings)
     cut = RunDir(tmp_path / "cut")
