@@ -95,3 +95,28 @@ def test_a_ctrl_c_while_waiting_for_the_warm_up_is_raised_once_it_has_finished(m
     with pytest.raises(KeyboardInterrupt):
         started.join()
     assert finished.is_set()  # (the thread's is_alive() cannot tell: an interrupted join marks it stopped)
+
+
+def test_a_failed_run_does_not_wait_for_a_stuck_warm_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A Ctrl-C in the middle of an import can leave the import lock held and the warm-up
+    waiting for it forever; the run that failed must still end."""
+    import threading
+    import time
+
+    from cnndsl.train.errors import TrainError
+
+    stuck = threading.Event()
+    monkeypatch.setattr(warmup.Warmup, "_run", staticmethod(lambda *args: stuck.wait(30)))
+    monkeypatch.setattr(session, "FAILED_RUN_WAIT_SECONDS", 0.2)
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+
+    def broken(*args, **kwargs):
+        raise TrainError("the data set is broken")
+
+    monkeypatch.setattr(session, "load_dataset", broken)
+    start = time.perf_counter()
+    with pytest.raises(TrainError, match="the data set is broken"):
+        train(net, tmp_path / "run", data="mnist", epochs=1)
+    stuck.set()
+    assert time.perf_counter() - start < 10

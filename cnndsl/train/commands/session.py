@@ -42,7 +42,7 @@ from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
 from ..loop.settings import Resolved, resolve_explained
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
-from ..loop.warmup import WarmShapes, Warmup, takes_a_step
+from ..loop.warmup import FAILED_RUN_WAIT_SECONDS, WarmShapes, Warmup, takes_a_step
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
                             INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
 from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
@@ -224,13 +224,16 @@ class Session:
         self.cores = Cores.available(plan.device, alone=not cluster.distributed and not request.compile)
         self.share_steps = self.cores > 1 and trains_per_sample(self.net)
         self.warmup = self._start_warmup(resolved.settings, plan)
+        failed = True
         try:
             with cluster.connected(plan.device):
                 self._print_recipe(resolved)
-                return self._prepare(resolved.settings, spec, plan)
+                run = self._prepare(resolved.settings, spec, plan)
+            failed = False
+            return run
         finally:
-            if self.warmup is not None:
-                self.warmup.join()
+            if self.warmup is not None:  # a failed run waits for it only so long (loop/warmup.py)
+                self.warmup.join(FAILED_RUN_WAIT_SECONDS if failed else None)
 
     def _start_warmup(self, settings: TrainSettings, plan: DevicePlan) -> Warmup | None:
         """On the CPU, in a single process, the first step's imports and kernel creation are

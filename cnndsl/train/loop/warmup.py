@@ -57,8 +57,10 @@ class WarmShapes:
     eval_one_thread: bool
 
 
-# How long a Ctrl-C'd run still waits for the warm-up before leaving without it (seconds).
-INTERRUPTED_WAIT_SECONDS = 10.0
+# How long a failed or interrupted run still waits for the warm-up before leaving without it
+# (seconds). A warm-up takes a second or two; one that takes longer is stuck: a Ctrl-C in the
+# middle of an import can leave the import lock held, and the warm-up waiting for it.
+FAILED_RUN_WAIT_SECONDS = 10.0
 
 
 class Warmup:
@@ -100,13 +102,14 @@ class Warmup:
         finally:
             torch.set_num_threads(threads)
 
-    def join(self) -> None:
-        """Wait for the warm-up. A Ctrl-C while waiting is raised once the thread has finished
-        (or after INTERRUPTED_WAIT_SECONDS, or at a second Ctrl-C): a thread still inside a
-        PyTorch kernel when the interpreter exits aborts the process. (It waits on an event:
-        Python 3.11's `Thread.join`, interrupted, takes the thread for finished.)"""
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the warm-up (at most `timeout` seconds). A Ctrl-C while waiting is raised
+        once the thread has finished (or after FAILED_RUN_WAIT_SECONDS, or at a second Ctrl-C): a
+        thread still inside a PyTorch kernel when the interpreter exits aborts the process. (It
+        waits on an event: Python 3.11's `Thread.join`, interrupted, takes the thread for
+        finished.)"""
         try:
-            self._done.wait()
+            self._done.wait(timeout)
         except KeyboardInterrupt:
-            self._done.wait(INTERRUPTED_WAIT_SECONDS)
+            self._done.wait(FAILED_RUN_WAIT_SECONDS)
             raise
