@@ -54,9 +54,9 @@ def pieces(count: int, parts: int) -> list[slice]:
 class Cores(AbstractContextManager["Cores"]):
     """`size` threads (the calling one and `size - 1` more, started on entering the `with`
     block) that run work on the pieces of a batch, PyTorch running its operators on one thread
-    in each. Outside `map` the calling thread keeps its own setting. A `Cores` of size 1 runs
-    everything on the calling thread and changes nothing, so that the shared and the
-    single-threaded paths are one path."""
+    in each. Outside `map` (and `one_thread`) the calling thread keeps its own setting. A
+    `Cores` of size 1 runs everything on the calling thread and changes nothing, so that the
+    shared and the single-threaded paths are one path."""
 
     def __init__(self, size: int = 1) -> None:
         self.size = max(1, size)
@@ -104,7 +104,9 @@ class Cores(AbstractContextManager["Cores"]):
     def map(self, work: Callable[[slice], T], parts: list[slice]) -> list[T]:
         """`work(part)` for each part, the first on this thread and the others on the pool;
         the results in the order of `parts`. An exception in any part is raised here, after
-        every part has finished (none is left running on a model the caller goes on to change)."""
+        every part has finished (none is left running on a model the caller goes on to change);
+        only a Ctrl-C during that wait leaves at once, and leaving the `with` block waits for the
+        pool."""
         if len(parts) == 1 or self._pool is None:
             return [work(part) for part in parts]
         threads = torch.get_num_threads()
