@@ -22,7 +22,6 @@ and the medians printed with their ranges, and each side's ratio to `pytorch`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import time
@@ -38,7 +37,7 @@ from cnndsl.train.data.adapt import Adaptation, Normaliser
 from cnndsl.train.data.augment import Augmentation, Augmenter
 from cnndsl.train.data.batches import DeviceSplit
 from cnndsl.train.data.images import ImageSet
-from cnndsl.train.loop.cores import Cores, trains_per_sample
+from cnndsl.train.loop.cores import Cores
 from cnndsl.train.loop.device import pick_device
 from cnndsl.train.loop.settings import resolve
 from cnndsl.train.loop.trainer import Trainer
@@ -94,13 +93,12 @@ def trainer_epoch(path: Path, batch: int, options: dict, share: bool, steps: int
     model = build(net)
     if plan.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    size = Cores.available(plan.device, alone=True) if share else 1
-    shared = size > 1 and trains_per_sample(net)
-    with Cores(size) as cores, cores.one_thread() if shared else contextlib.nullcontext():
+    cores = Cores.for_training(net, plan.device, alone=True) if share else Cores()
+    with cores:
         trainer = Trainer(model, model, settings, DeviceSplit(ImageSet(images, labels), adaptation, plan.device),
                           Normaliser(adaptation, plan.device), Augmenter(Augmentation(0, False),
                                                                          (channels, height, width), plan.device),
-                          plan, net.output_shape[0], cores=cores, share_steps=shared)
+                          plan, net.output_shape[0], cores=cores)
         trainer.train_epoch(1)  # the first use of each shape creates oneDNN's kernels for it: untimed
         stats = trainer.train_epoch(2)
     return stats.seconds / trainer.steps_per_epoch

@@ -126,11 +126,11 @@ def test_a_network_that_meets_its_batch_keeps_its_steps_whole(tmp_path: Path, th
 def test_with_pytorch_on_one_thread_nothing_is_shared(tiny_net: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(1)
-    sizes: list[int] = []
-    real_init = Cores.__init__
-    monkeypatch.setattr(Cores, "__init__", lambda self, size=1: sizes.append(size) or real_init(self, size))
+    entered: list[tuple[int, bool]] = []
+    real_enter = Cores.__enter__
+    monkeypatch.setattr(Cores, "__enter__", lambda self: entered.append((self.size, self.steps)) or real_enter(self))
     train(tiny_net, tmp_path / "run", **SETTINGS)
-    assert sizes == [1]
+    assert entered == [(1, False)]
 
 
 def test_the_plan_says_what_is_shared(tiny_net: Path, tmp_path: Path, threads: None) -> None:

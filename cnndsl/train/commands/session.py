@@ -12,7 +12,6 @@ decides (the run directory, a checkpoint to resume from) is sent to the others.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,7 +35,7 @@ from ..data.images import Dataset, ImageSet
 from ..data.sources import load_dataset, parse_spec
 from ..distributed.cluster import Cluster
 from ..errors import Interrupted, TrainError, epochs_saved
-from ..loop.cores import Cores, trains_per_sample, whole_batch_layers
+from ..loop.cores import Cores, whole_batch_layers
 from ..loop.device import DevicePlan, pick_device
 from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
@@ -201,9 +200,8 @@ class Session:
         self.init: Init | None = None
         self.warmup: Warmup | None = None
         # Threads to share work among on the CPU (loop/cores.py): the test pass always, a
-        # training step when the network trains per sample (`share_steps`).
-        self.cores = 1
-        self.share_steps = False
+        # training step when the network trains per sample (`cores.steps`).
+        self.cores = Cores()
 
     def log(self, message: str) -> None:
         self.console.print(message, highlight=False, markup=False)
@@ -221,8 +219,7 @@ class Session:
                    f"training {request.net.name} in batches of {batch}",
                    "use a smaller --batch-size, or a smaller network (`cnndsl summary` shows where the memory goes)")
         cluster.limit_threads(plan.device)
-        self.cores = Cores.available(plan.device, alone=not cluster.distributed and not request.compile)
-        self.share_steps = self.cores > 1 and trains_per_sample(self.net)
+        self.cores = Cores.for_training(self.net, plan.device, alone=not cluster.distributed and not request.compile)
         self.warmup = self._start_warmup(resolved.settings, plan)
         failed = True
         try:
@@ -242,10 +239,10 @@ class Session:
         net = self.net
         if plan.device.type != "cpu" or self.cluster.distributed or len(net.output_shape) != 1:
             return None
-        shared = self.cores if self.share_steps else 1
-        step_batch = -(-settings.batch_size // shared)  # the largest piece
+        cores = self.cores
+        step_batch = max(piece.stop - piece.start for piece in cores.step_pieces(settings.batch_size))
         return Warmup(lambda: self.request.build_model(net), net.input_shape, net.output_shape[0], settings,
-                      WarmShapes(step_batch, shared > 1, max(2 * settings.batch_size // self.cores, 1), self.cores > 1),
+                      WarmShapes(step_batch, cores.steps, max(2 * settings.batch_size // cores.size, 1), cores.size > 1),
                       self._warmup_steps(settings.batch_size))
 
     def _warmup_steps(self, batch_size: int) -> bool:
@@ -386,11 +383,12 @@ class Session:
             self.console.print(line, highlight=False)
 
     def _sharing(self) -> str:
-        if self.cores == 1:
+        size = self.cores.size
+        if size == 1:
             return ""
-        if self.share_steps:
-            return f"; each batch and the test pass shared among {self.cores} threads"
-        return (f"; the test pass shared among {self.cores} threads, each training batch kept whole (for "
+        if self.cores.steps:
+            return f"; each batch and the test pass shared among {size} threads"
+        return (f"; the test pass shared among {size} threads, each training batch kept whole (for "
                 f"{', '.join(whole_batch_layers(self.net))})")
 
     def _train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, train_set: ImageSet,
@@ -442,11 +440,10 @@ class Session:
         forward = torch.compile(replica) if request.compile else replica
         train_split = DeviceSplit(train_set, adaptation, plan.device)
         test_split = DeviceSplit(dataset.test, adaptation, plan.device)
-        cores = Cores(self.cores)
         trainer = Trainer(model, forward, settings, train_split, Normaliser(adaptation, plan.device),
                           Augmenter(augmentation, adaptation.image_shape, plan.device), plan, len(dataset.classes),
-                          cluster, cores, self.share_steps)
-        with cores, cores.one_thread() if self.share_steps else contextlib.nullcontext():
+                          cluster, self.cores)
+        with self.cores:
             return self._resume_and_train(run, settings, dataset, trainer, test_split)
 
     def _resume_and_train(self, run: RunDir, settings: TrainSettings, dataset: Dataset, trainer: Trainer,

@@ -22,8 +22,8 @@ own parallelism. In eval mode every layer is per sample, so the test pass is alw
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, contextmanager
-from typing import Callable, Iterator, TypeVar
+from contextlib import AbstractContextManager
+from typing import Callable, TypeVar
 
 import torch
 
@@ -54,13 +54,21 @@ def pieces(count: int, parts: int) -> list[slice]:
 class Cores(AbstractContextManager["Cores"]):
     """`size` threads (the calling one and `size - 1` more, started on entering the `with`
     block) that run work on the pieces of a batch, PyTorch running its operators on one thread
-    in each. Outside `map` (and `one_thread`) the calling thread keeps its own setting. A
+    in each. `steps` says whether training steps are shared too, or only the test pass. A
     `Cores` of size 1 runs everything on the calling thread and changes nothing, so that the
-    shared and the single-threaded paths are one path."""
+    shared and the single-threaded paths are one path.
 
-    def __init__(self, size: int = 1) -> None:
+    Outside `map` the calling thread keeps its own thread setting, except while steps are
+    shared: then it runs PyTorch on one thread for the whole block, because what it does
+    between shared steps (the optimizer's update, drawing a batch) is too small to gain from
+    threads, and waking them cost more than the work (LeNet-5's fused SGD update took 0.05 ms
+    on one thread and 0.5 ms on two)."""
+
+    def __init__(self, size: int = 1, steps: bool = False) -> None:
         self.size = max(1, size)
+        self.steps = steps and self.size > 1
         self._pool: ThreadPoolExecutor | None = None
+        self._threads = 0
 
     @staticmethod
     def available(device: torch.device, alone: bool) -> int:
@@ -70,36 +78,35 @@ class Cores(AbstractContextManager["Cores"]):
         which needs the backward pass whole; or the model is compiled)."""
         return torch.get_num_threads() if device.type == "cpu" and alone else 1
 
+    @staticmethod
+    def for_training(net: ir.Network, device: torch.device, alone: bool) -> "Cores":
+        """The cores a training run of `net` shares work among: its steps too where the
+        network trains per sample."""
+        size = Cores.available(device, alone)
+        return Cores(size, steps=trains_per_sample(net))
+
     def __enter__(self) -> "Cores":
         if self.size > 1:
             self._pool = ThreadPoolExecutor(self.size - 1, thread_name_prefix="cnndsl-core",
                                             initializer=torch.set_num_threads, initargs=(1,))
+        if self.steps:
+            self._threads = torch.get_num_threads()
+            torch.set_num_threads(1)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self.steps:
+            torch.set_num_threads(self._threads)
 
     def pieces(self, count: int) -> list[slice]:
         return pieces(count, self.size)
 
-    @contextmanager
-    def one_thread(self) -> Iterator[None]:
-        """PyTorch on one thread in the calling thread too, between `map`s, for the duration
-        of the block (when there is more than one core to share among): what runs there
-        between shared steps (the optimizer's update, drawing a batch) is too small to gain
-        from threads, and waking them cost more than the work (LeNet-5's fused SGD update took
-        0.05 ms on one thread and 0.5 ms on two)."""
-        if self.size == 1:
-            yield
-            return
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
+    def step_pieces(self, count: int) -> list[slice]:
+        """The pieces of a training batch of `count`: one when steps are not shared."""
+        return self.pieces(count) if self.steps else [slice(0, count)]
 
     def map(self, work: Callable[[slice], T], parts: list[slice]) -> list[T]:
         """`work(part)` for each part, the first on this thread and the others on the pool;

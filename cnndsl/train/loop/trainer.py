@@ -101,8 +101,7 @@ def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], split: DeviceSplit
 class Trainer:
     def __init__(self, model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], settings: TrainSettings,
                  train: DeviceSplit, normaliser: Normaliser, augmenter: Augmenter, plan: DevicePlan,
-                 classes: int, cluster: Cluster = Cluster(), cores: Cores = Cores(),
-                 share_steps: bool = False) -> None:
+                 classes: int, cluster: Cluster = Cluster(), cores: Cores = Cores()) -> None:
         self.model = model
         self.forward = forward
         self.train_split = train
@@ -111,8 +110,7 @@ class Trainer:
         self.plan = plan
         self.classes = classes
         self.cluster = cluster
-        self.cores = cores  # the test pass is always shared among them, a training step when `share_steps`
-        self.share_steps = share_steps
+        self.cores = cores  # the test pass is always shared among them, a training step when `cores.steps`
         self.parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
         self.batch_size = effective_batch_size(settings, len(train))
         self.share = cluster.share(self.batch_size)
@@ -184,7 +182,7 @@ class Trainer:
         its count of correct predictions."""
         self.optimizer.zero_grad(set_to_none=True)
         count = positions.stop - positions.start
-        parts = self.cores.pieces(count) if self.share_steps else [slice(0, count)]
+        parts = self.cores.step_pieces(count)
         if len(parts) == 1:
             loss, loss_sum, correct = self._loss(order, positions, self.loss_weight)
             self.scaler.scale(loss).backward()
