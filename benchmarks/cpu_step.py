@@ -8,8 +8,11 @@ of one training step (forward, backward, optimizer update, drawing the batch) in
 - `pytorch-cl`:    the same loop in the channels-last layout;
 - `cnndsl-whole`:  cnndsl's trainer with each batch kept whole on PyTorch's threads;
 - `cnndsl`:        cnndsl's trainer as it runs: each batch shared among the cores where the
-                   network trains per sample (cnndsl/train/loop/cores.py), and channels-last
-                   where the CPU has AVX-512.
+                   network trains per sample (cnndsl/train/loop/cores.py).
+
+Both trainer sides train in the layout a run without a seed takes: the faster of the two, timed by
+the warm-up (cnndsl/train/loop/layout.py); the figure in brackets is that measurement, a
+channels-last step's time over a default-layout step's (median over rounds).
 
 The trainer's figures are its second epoch over generated images, divided by its steps (so they
 include what the trainer does around a step: drawing and normalising each batch, the progress
@@ -25,6 +28,7 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +45,7 @@ from cnndsl.train.loop.cores import Cores
 from cnndsl.train.loop.device import pick_device
 from cnndsl.train.loop.settings import resolve
 from cnndsl.train.loop.trainer import Trainer
+from cnndsl.train.loop.warmup import WarmShapes, Warmup
 
 ROOT = Path(__file__).resolve().parent.parent
 # (file, batch, optimizer settings): each network at its tutorial's batch and optimizer.
@@ -78,8 +83,9 @@ def plain_loop(path: Path, batch: int, options: dict, channels_last: bool, steps
     return (time.perf_counter() - start) / steps
 
 
-def trainer_epoch(path: Path, batch: int, options: dict, share: bool, steps: int) -> float:
-    """Seconds a step of cnndsl's trainer, from one epoch of `steps` batches of generated images."""
+def trainer_epoch(path: Path, batch: int, options: dict, share: bool, steps: int) -> tuple[float, float]:
+    """Seconds a step of cnndsl's trainer, from one epoch of `steps` batches of generated images,
+    and the warm-up's layout measurement."""
     net = cnndsl.check(path).network()
     settings = resolve({}, {"data": "mnist", "recipe": "plain", "batch_size": batch, "epochs": 1, **options},
                        "the benchmark")
@@ -89,11 +95,16 @@ def trainer_epoch(path: Path, batch: int, options: dict, share: bool, steps: int
     images = torch.randint(0, 256, (batch * steps, channels, height, width), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, net.output_shape[0], (batch * steps,), generator=generator)
     adaptation = Adaptation((channels, height, width), net.input_shape, (0.5,) * channels, (0.25,) * channels)
+    cores = Cores.for_training(net, plan.device, alone=True) if share else Cores()
+    warmup = Warmup(lambda: build(net), net.input_shape, net.output_shape[0], settings, WarmShapes.of_run(cores, batch),
+                    step=True, measure=True)
+    warmup.join()
+    assert warmup.layout is not None, "the warm-up failed"
+    plan = replace(plan, channels_last=warmup.layout.channels_last, layout_ratio=warmup.layout.ratio)
     torch.manual_seed(0)
     model = build(net)
     if plan.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    cores = Cores.for_training(net, plan.device, alone=True) if share else Cores()
     with cores:
         trainer = Trainer(model, model, settings, DeviceSplit(ImageSet(images, labels), adaptation, plan.device),
                           Normaliser(adaptation, plan.device), Augmenter(Augmentation(0, False),
@@ -101,7 +112,7 @@ def trainer_epoch(path: Path, batch: int, options: dict, share: bool, steps: int
                           plan, net.output_shape[0], cores=cores)
         trainer.train_epoch(1)  # the first use of each shape creates oneDNN's kernels for it: untimed
         stats = trainer.train_epoch(2)
-    return stats.seconds / trainer.steps_per_epoch
+    return stats.seconds / trainer.steps_per_epoch, warmup.layout.ratio
 
 
 def main() -> None:
@@ -109,9 +120,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
-    sides: dict[str, Callable[[Path, int, dict], float]] = {
-        "pytorch": lambda path, batch, options: plain_loop(path, batch, options, False, args.steps),
-        "pytorch-cl": lambda path, batch, options: plain_loop(path, batch, options, True, args.steps),
+    sides: dict[str, Callable[[Path, int, dict], tuple[float, float | None]]] = {
+        "pytorch": lambda path, batch, options: (plain_loop(path, batch, options, False, args.steps), None),
+        "pytorch-cl": lambda path, batch, options: (plain_loop(path, batch, options, True, args.steps), None),
         "cnndsl-whole": lambda path, batch, options: trainer_epoch(path, batch, options, False, args.steps),
         "cnndsl": lambda path, batch, options: trainer_epoch(path, batch, options, True, args.steps),
     }
@@ -122,11 +133,15 @@ def main() -> None:
     for file, batch, options in NETWORKS:
         path = ROOT / file
         times: dict[str, list[float]] = {name: [] for name in sides}
+        layouts: dict[str, list[float]] = {name: [] for name in sides}
         for _ in range(args.rounds):
             for name, side in sides.items():
-                times[name].append(side(path, batch, options) * 1e3)
+                seconds, ratio = side(path, batch, options)
+                times[name].append(seconds * 1e3)
+                layouts[name].extend([] if ratio is None else [ratio])
         base = statistics.median(times["pytorch"])
         cells = [f"{name} {statistics.median(t):.2f} ({min(t):.2f}-{max(t):.2f}, x{statistics.median(t) / base:.2f})"
+                 + (f" [{'/'.join(f'{r:.2f}' for r in layouts[name])}]" if layouts[name] else "")
                  for name, t in times.items()]
         print(f"{Path(file).stem} batch {batch}: " + "; ".join(cells))
     print(f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")

@@ -59,7 +59,7 @@ def test_a_run_of_a_large_network_does_not_step_its_warm_up_copy(monkeypatch: py
 
     class Recorded(warmup.Warmup):
         def __init__(self, *args, **kwargs) -> None:
-            made.append(args[-1])
+            made.append(args[5])  # step
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(session, "Warmup", Recorded)

@@ -220,7 +220,7 @@ class Session:
                    "use a smaller --batch-size, or a smaller network (`cnndsl summary` shows where the memory goes)")
         cluster.limit_threads(plan.device)
         self.cores = Cores.for_training(self.net, plan.device, alone=not cluster.distributed and not request.compile)
-        self.warmup = self._start_warmup(resolved.settings, plan)
+        self.warmup = self._start_warmup(resolved.settings, plan, measure=not seeded and not request.resume)
         failed = True
         try:
             with cluster.connected(plan.device):
@@ -232,18 +232,17 @@ class Session:
             if self.warmup is not None:  # a failed run waits for it only so long (loop/warmup.py)
                 self.warmup.join(FAILED_RUN_WAIT_SECONDS if failed else None)
 
-    def _start_warmup(self, settings: TrainSettings, plan: DevicePlan) -> Warmup | None:
+    def _start_warmup(self, settings: TrainSettings, plan: DevicePlan, measure: bool) -> Warmup | None:
         """On the CPU, in a single process, the first step's imports and kernel creation are
         done while the data loads (loop/warmup.py), for the batch shapes and thread counts that
-        the steps and the test pass will use."""
+        the steps and the test pass will use; with `measure`, for a network of images, its
+        steps time the two layouts (loop/layout.py)."""
         net = self.net
         if plan.device.type != "cpu" or self.cluster.distributed or len(net.output_shape) != 1:
             return None
-        cores = self.cores
-        step_batch = max(piece.stop - piece.start for piece in cores.step_pieces(settings.batch_size))
         return Warmup(lambda: self.request.build_model(net), net.input_shape, net.output_shape[0], settings,
-                      WarmShapes(step_batch, cores.steps, max(2 * settings.batch_size // cores.size, 1), cores.size > 1),
-                      self._warmup_steps(settings.batch_size))
+                      WarmShapes.of_run(self.cores, settings.batch_size), self._warmup_steps(settings.batch_size),
+                      measure and len(net.input_shape) == 3)
 
     def _warmup_steps(self, batch_size: int) -> bool:
         summary = summarize(self.net)
@@ -273,16 +272,36 @@ class Session:
         adaptation = adaptation_for(train_set.images, net.input_shape)
         augmentation = choose(settings.augment, adaptation.image_shape, dataset.flip, adaptation.flattens,
                               settings.epochs)
+        previous = (existing, cluster.main_decides(existing.read_config)) if existing is not None else None
+        plan = self._settle_layout(plan, previous)
         config = self._config(settings, dataset, train_set, adaptation, augmentation, plan)
-        run, complete = cluster.main_decides(lambda: self._run_dir(existing, config, settings))
+        run, complete = cluster.main_decides(lambda: self._run_dir(previous, config, settings))
         if complete:
             return run
         return self._train(run, settings, dataset, train_set, adaptation, augmentation, plan)
 
-    def _run_dir(self, existing: RunDir | None, config: dict, settings: TrainSettings) -> tuple[RunDir, bool]:
-        """The run directory to train in, created or checked for resuming (rank 0 only);
-        true when it holds a complete run already."""
-        if existing is None:
+    def _settle_layout(self, plan: DevicePlan, previous: tuple[RunDir, dict] | None) -> DevicePlan:
+        """The CPU layout of a single process's run: the one a resumed run recorded (runs from
+        before it was recorded used the rule), else the faster one where the warm-up timed both
+        (loop/layout.py), else the rule `pick_device` applied."""
+        if plan.device.type != "cpu" or self.cluster.distributed:
+            return plan
+        if previous is not None:
+            recorded = previous[1].get("device", {}).get("channels_last")
+            return plan if recorded is None else replace(plan, channels_last=recorded)
+        if self.warmup is not None and self.warmup.measures:
+            self.warmup.join()
+            timing = self.warmup.layout
+            if timing is not None:
+                return replace(plan, channels_last=timing.channels_last, layout_ratio=timing.ratio)
+        return plan
+
+    def _run_dir(self, previous: tuple[RunDir, dict] | None, config: dict,
+                 settings: TrainSettings) -> tuple[RunDir, bool]:
+        """The run directory to train in, created, or checked for resuming when `previous` gives
+        the run to resume and its stored config (rank 0 only); true when it holds a complete run
+        already."""
+        if previous is None:
             run = RunDir.create(self.request.out or RunDir.default_path(self.net.name))
             try:
                 run.write_sources(self.net.files)
@@ -292,7 +311,7 @@ class Session:
                 raise TrainError(f"cannot write the run directory {run.path}: {exc.strerror or exc}",
                                  help="free some space, or give --out a folder you can write") from None
             return run, False
-        stored = existing.read_config()
+        existing, stored = previous
         problem = _mismatch(stored, config)
         if problem:
             raise TrainError(f"cannot resume {existing.path}: {problem}",
@@ -352,7 +371,8 @@ class Session:
             "adaptation": adaptation.as_json(),
             "augmentation": {"padding": augmentation.padding, "flip": augmentation.flip},
             "settings": settings.as_json(),
-            "device": {"requested": request.device, "used": str(plan.device), "threads": torch.get_num_threads()},
+            "device": {"requested": request.device, "used": str(plan.device), "threads": torch.get_num_threads(),
+                       "channels_last": plan.channels_last, "layout_ratio": plan.layout_ratio},
             "distributed": {"world_size": self.cluster.world_size, "backend": self.cluster.backend},
             "compile": request.compile,
             "init": None if self.init is None else self.init.as_json(),

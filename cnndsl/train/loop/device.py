@@ -7,8 +7,9 @@ channels-last layout that tensor cores prefer. When the run asks for a seed (`--
 `seed` in the train section), CUDA is made deterministic: cuDNN's autotuner and TF32 off,
 `torch.use_deterministic_algorithms`, and the cuBLAS workspace setting it needs, so that a
 resumed run takes exactly the steps of an uninterrupted one; without, the autotuner and TF32
-are on, for speed. On the CPU, training stays in float32; the layout is channels-last where
-PyTorch's kernels use AVX-512 (`channels_last_on_cpu`), PyTorch's default elsewhere, and the C
+are on, for speed. On the CPU, training stays in float32; the layout is the faster of the two
+for the run's network where it is measured (loop/layout.py), else channels-last where PyTorch's
+kernels use AVX-512 (`channels_last_on_cpu`) and PyTorch's default elsewhere; and the C
 allocator is told to keep freed memory, because every step allocates and frees the same
 activation buffers and handing them back to the kernel costs a page fault per page on the
 next step. On Apple GPUs everything stays as PyTorch defaults.
@@ -37,6 +38,9 @@ class DevicePlan:
     autocast_dtype: torch.dtype | None
     channels_last: bool
     deterministic: bool = False
+    # A channels-last training step's time over a default-layout step's, where the layout was
+    # chosen by timing both (loop/layout.py).
+    layout_ratio: float | None = None
 
     @property
     def scales_gradients(self) -> bool:
@@ -51,10 +55,17 @@ class DevicePlan:
     def describe(self) -> str:
         extras = ([f"{str(self.autocast_dtype).removeprefix('torch.')} autocast"] if self.autocast_dtype else []) + \
                  (["gradient scaling"] if self.scales_gradients else []) + \
-                 (["channels-last"] if self.channels_last else []) + \
+                 ([self._layout()] if self.channels_last or self.layout_ratio is not None else []) + \
                  (["deterministic"] if self.deterministic and self.device.type == "cuda" else [])
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
         return name + (f" ({', '.join(extras)})" if extras else "")
+
+    def _layout(self) -> str:
+        if self.layout_ratio is None:
+            return "channels-last"
+        if self.channels_last:
+            return f"channels-last, measured {self.layout_ratio:.2f}x the default layout's step time"
+        return f"default layout, channels-last measured {self.layout_ratio:.2f}x its step time"
 
 
 # glibc's mallopt parameters, and the values used: serve even large blocks from the heap,
@@ -155,11 +166,13 @@ def pick_device(choice: str, cuda_index: int | None = None, deterministic: bool 
 
 
 def channels_last_on_cpu() -> bool:
-    """Whether CPU training uses the channels-last layout: where PyTorch's kernels use
-    AVX-512. Measured on such a CPU (a two-core Xeon with AVX-512 and AMX), a training step
-    took 12-25% less time in channels-last for LeNet-5, the 2020 MNIST tutorial's net and the
-    6-conv MNIST net, on one thread and on two; on an earlier machine (its instruction set not
-    recorded), LeNet-5's step took 2-3x as long in channels-last, so elsewhere the layout stays
-    PyTorch's default."""
+    """Whether CPU training uses the channels-last layout where it is not measured (a run with a
+    seed, a network too large for the warm-up to time, several processes): where PyTorch's
+    kernels use AVX-512. Measured on such a CPU (a two-core Xeon with AVX-512 and AMX), a
+    training step took 12-25% less time in channels-last for LeNet-5, the 2020 MNIST tutorial's
+    net and the 6-conv MNIST net, on one thread and on two; on an earlier machine (its
+    instruction set not recorded), LeNet-5's step took 2-3x as long in channels-last, so
+    elsewhere the rule keeps PyTorch's default, although an AMD Zen 3 with AVX2 measured
+    channels-last faster too (which is why the layout is measured where that is cheap)."""
     capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")()
     return capability.startswith("AVX512")

@@ -15,6 +15,10 @@ small data set takes to load, so the thread only builds the optimizer, which pay
 oneDNN keeps a primitive for each shape and thread count, so the warm-up uses the run's own:
 the pieces of a batch shared among the cores (loop/cores.py) are smaller, and run on one thread.
 
+Where the run leaves the CPU layout to measurement (loop/layout.py), the warm-up's steps are the
+measurement: it times its copy in both layouts, which also creates both layouts' kernels, and
+warms the test pass in the faster one.
+
 The copy draws its weights and dropout masks from the global generator, so the run joins the
 thread before it seeds that generator and builds its own model.
 """
@@ -29,6 +33,8 @@ import torch
 from torch import nn
 
 from ...settings_schema import TrainSettings
+from .cores import Cores
+from .layout import LayoutTiming, time_layouts
 from .recipe import build_criterion, build_optimizer
 
 
@@ -56,6 +62,12 @@ class WarmShapes:
     eval_batch: int
     eval_one_thread: bool
 
+    @staticmethod
+    def of_run(cores: Cores, batch_size: int) -> "WarmShapes":
+        """The shapes of a run whose batches of `batch_size` are shared among `cores`."""
+        step_batch = max(piece.stop - piece.start for piece in cores.step_pieces(batch_size))
+        return WarmShapes(step_batch, cores.steps, max(2 * batch_size // cores.size, 1), cores.size > 1)
+
 
 # How long a failed or interrupted run still waits for the warm-up before leaving without it
 # (seconds). A warm-up takes a second or two; one that takes longer is stuck: a Ctrl-C in the
@@ -64,8 +76,14 @@ FAILED_RUN_WAIT_SECONDS = 10.0
 
 
 class Warmup:
+    """`step`: take a throwaway step (else only build the optimizer); `measure`: time that step
+    in both layouts (`layout` holds the timing once the thread has finished; None when it was
+    not measured, or the warm-up failed)."""
+
     def __init__(self, build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
-                 settings: TrainSettings, shapes: WarmShapes, step: bool) -> None:
+                 settings: TrainSettings, shapes: WarmShapes, step: bool, measure: bool = False) -> None:
+        self.measures = step and measure
+        self.layout: LayoutTiming | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._work, name="cnndsl-warmup", daemon=True,
                                         args=(build_model, input_shape, classes, settings, shapes, step))
@@ -77,8 +95,7 @@ class Warmup:
         finally:
             self._done.set()
 
-    @staticmethod
-    def _run(build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
+    def _run(self, build_model: Callable[[], nn.Module], input_shape: tuple[int, ...], classes: int,
              settings: TrainSettings, shapes: WarmShapes, step: bool) -> None:
         threads = torch.get_num_threads()  # this thread's, which is the process's setting
         try:
@@ -89,14 +106,20 @@ class Warmup:
             criterion = build_criterion(settings)
             torch.set_num_threads(1 if shapes.step_one_thread else threads)
             inputs = torch.randn(shapes.step_batch, *input_shape)
-            loss = criterion(model(inputs), torch.randint(0, classes, (shapes.step_batch,)))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            targets = torch.randint(0, classes, (shapes.step_batch,))
+            if self.measures:
+                self.layout = time_layouts(model, inputs, targets, criterion, settings)
+                if self.layout.channels_last:
+                    model.to(memory_format=torch.channels_last)
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                criterion(model(inputs), targets).backward()
+                optimizer.step()
             model.eval()
             torch.set_num_threads(1 if shapes.eval_one_thread else threads)
             with torch.inference_mode():
-                model(torch.randn(shapes.eval_batch, *input_shape))
+                layout = torch.channels_last if self.layout and self.layout.channels_last else torch.contiguous_format
+                model(torch.randn(shapes.eval_batch, *input_shape).contiguous(memory_format=layout))
         except Exception:  # noqa: BLE001 - a warm-up that fails costs nothing: the run pays as if there were none
             return
         finally:

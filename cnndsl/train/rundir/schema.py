@@ -148,6 +148,9 @@ CONFIG = record({
     "adaptation": record({"source": list_of(integer(1), 3), "target": _shape, "mean": list_of(finite),
                           "std": list_of(finite)}),
     "settings": record({name: _setting(name) for name in SETTING_NAMES}),
+}, {
+    # read back by a resumed run, which keeps the run's layout (runs before it was recorded lack it)
+    "device": record({}, {"channels_last": boolean}),
 })
 
 RUNNING, COMPLETE, DIVERGED, INTERRUPTED, FAILED = "running", "complete", "diverged", "interrupted", "failed"

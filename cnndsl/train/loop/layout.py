@@ -1,0 +1,82 @@
+"""Which memory layout a CPU run computes in: measured on the run's own network and batch.
+
+Why measure: whether channels-last beats PyTorch's default layout on the CPU depends on the
+processor and on the network, by a lot and both ways. A LeNet-5 step at batch 64 took 0.71x
+the default layout's time in channels-last on a two-core AMD EPYC (Zen 3, AVX2) and 12-25% less
+on a Xeon with AVX-512, while an earlier machine measured it 2-3x slower. No rule read from the
+instruction set held on all three; the step itself, timed in both layouts, does.
+
+What it costs: a few steps of a throwaway copy of the network in each layout, taken by the
+warm-up thread while the data loads (loop/warmup.py), so only for networks whose step is cheap
+(`warmup.takes_a_step`); the others keep the rule (`device.channels_last_on_cpu`).
+
+Why not always: timings are noisy, so a choice between close layouts can differ from one run to
+the next, and the two layouts round differently. A run that asks for a seed wants the same bits
+every time, so it keeps the rule, as CUDA turns its autotuner off for one; a resumed run keeps the
+layout its `config.json` records.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ...settings_schema import TrainSettings
+from .recipe import build_optimizer
+
+# Rounds of one step in each layout: at least MIN_ROUNDS, then more until BUDGET_SECONDS have
+# been spent or MAX_ROUNDS taken (a LeNet-5 piece takes 5-10 ms a step; a network at the warm-up's
+# limit a tenth of a second or more).
+MIN_ROUNDS, MAX_ROUNDS = 3, 9
+BUDGET_SECONDS = 1.0
+# Channels-last is chosen when its step takes at most this fraction of the default layout's:
+# where the two are within noise, the default layout stays.
+CHANNELS_LAST_AT_MOST = 0.95
+
+
+@dataclass(frozen=True)
+class LayoutTiming:
+    """A channels-last step's time over a default-layout step's: the median over `rounds`
+    rounds, each timing one step in each layout."""
+
+    ratio: float
+    rounds: int
+
+    @property
+    def channels_last(self) -> bool:
+        return self.ratio <= CHANNELS_LAST_AT_MOST
+
+
+def time_layouts(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, criterion: nn.Module,
+                 settings: TrainSettings) -> LayoutTiming:
+    """Time training steps (forward, backward, optimizer update, and the batch's conversion to
+    the layout, as the trainer does it) of `model` and of a channels-last copy, alternately, on
+    the calling thread with its thread setting. `model` is trained by the steps: pass a
+    throwaway. The first step in each layout creates its kernels and is not timed."""
+    sides = []
+    for layout, copy_of in ((torch.contiguous_format, model),
+                            (torch.channels_last, copy.deepcopy(model).to(memory_format=torch.channels_last))):
+        sides.append((layout, copy_of, build_optimizer(copy_of, settings)))
+
+    def step(layout: torch.memory_format, net: nn.Module, optimizer: torch.optim.Optimizer) -> float:
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        criterion(net(inputs.contiguous(memory_format=layout)), targets).backward()
+        optimizer.step()
+        return time.perf_counter() - start
+
+    for side in sides:
+        step(*side)
+    ratios: list[float] = []
+    started = time.perf_counter()
+    while len(ratios) < MAX_ROUNDS and (len(ratios) < MIN_ROUNDS or time.perf_counter() - started < BUDGET_SECONDS):
+        # each round in the other order, so that neither layout always runs on a cache the other warmed
+        order = sides if len(ratios) % 2 == 0 else sides[::-1]
+        seconds = {layout: step(layout, net, optimizer) for layout, net, optimizer in order}
+        ratios.append(seconds[torch.channels_last] / max(seconds[torch.contiguous_format], 1e-9))
+    return LayoutTiming(statistics.median(ratios), len(ratios))
