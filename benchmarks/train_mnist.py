@@ -11,8 +11,8 @@ Not a test: it needs MNIST (60,000 training and 10,000 test images), tqdm
     bar, and the test pass). A third loop is the plain PyTorch loop at its barest: the same
     network and SGD on tensors prepared before the clock starts, in PyTorch's default layout,
     each operation on PyTorch's own threads; cnndsl's epoch goes below it by sharing each batch
-    among the cores (cnndsl/train/loop/cores.py) and, where the CPU has AVX-512, by training in
-    channels-last.
+    among the cores (cnndsl/train/loop/cores.py) and by training in the faster layout, which its
+    warm-up measures (cnndsl/train/loop/layout.py; the layout each run took is printed).
 (b) cnndsl's fast recipe (nothing but `--data mnist`): how far into the run (setup included)
     the test accuracy first reached LAB8's published 98.36%, and where the run ends, against
     the tutorial's 5 epochs.
@@ -246,13 +246,15 @@ def main() -> None:
         cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1}, limit=640)
 
         tutorial_epochs, tutorial_runs, tutorial_accuracy, cnndsl_epochs, bare_epochs = [], [], [], [], []
-        whole_epochs = []
+        whole_epochs, layouts = [], []
         fast_walls, fast_accuracy, reached = [], [], []
         for _ in range(args.repeats):
             tutorial.reset()
             times = [tutorial.epoch()]
-            wall, metrics = cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1})
+            out = work / f"run{next(runs)}"
+            wall, metrics = cnndsl_run(root, out, TUTORIAL | {"epochs": 1})
             cnndsl_epochs.append(metrics[0]["seconds"])
+            layouts.append(json.loads((out / "config.json").read_text())["device"])
             times.append(tutorial.epoch())
             bare_epochs.append(bare.epoch())
             wall, metrics = cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1}, share=False)
@@ -287,6 +289,9 @@ def main() -> None:
     print(f"    cnndsl epoch (training pass with its progress bar, and the test pass):            "
           f"{figures(cnndsl_epochs)}")
     print(f"    ratio cnndsl / tutorial: {ratio(cnndsl_epochs, tutorial_epochs, '<= 1/3.5 = 0.286, aim 0.2')}")
+    print("    cnndsl's layout, as its warm-up measured it (a channels-last step's time over a default-layout step's): "
+          + ", ".join(f"{'channels-last' if d['channels_last'] else 'default'} ({d['layout_ratio']:.2f})"
+                      if d.get("layout_ratio") is not None else "not measured" for d in layouts))
     print(f"    cnndsl epoch, each batch kept whole on PyTorch's threads (not shared among cores):  "
           f"{figures(whole_epochs)}")
     print(f"    ratio shared / whole: {ratio(cnndsl_epochs, whole_epochs, 'none: what sharing gains')}")

@@ -1,10 +1,11 @@
 """Which memory layout a CPU run computes in: measured on the run's own network and batch.
 
 Why measure: whether channels-last beats PyTorch's default layout on the CPU depends on the
-processor and on the network, by a lot and both ways. A LeNet-5 step at batch 64 took 0.71x
-the default layout's time in channels-last on a two-core AMD EPYC (Zen 3, AVX2) and 12-25% less
-on a Xeon with AVX-512, while an earlier machine measured it 2-3x slower. No rule read from the
-instruction set held on all three; the step itself, timed in both layouts, does.
+processor and on the network, by a lot and both ways. On a two-core AMD EPYC (Zen 3, AVX2) a
+LeNet-5 step took 0.72-0.81x the default layout's time in channels-last (a piece of 32 images on
+one thread, as the warm-up times it), on a Xeon with AVX-512 12-25% less, while an earlier
+machine measured it 2-3x slower. No rule read from the instruction set held on all three; the
+step itself, timed in both layouts, does.
 
 What it costs: a few steps of a throwaway copy of the network in each layout, taken by the
 warm-up thread while the data loads (loop/warmup.py), so only for networks whose step is cheap
