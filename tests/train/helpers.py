@@ -20,11 +20,12 @@ DETERMINISTIC_METRICS = ("epoch", "train_loss", "train_accuracy", "test_loss", "
 
 
 def train(net_file: Path, out: Path, data_root: Path | None = None, limit: int | None = None,
-          resume: bool = False, params: dict | None = None, **settings) -> RunDir:
+          resume: bool = False, params: dict | None = None, console: Console | None = None, **settings) -> RunDir:
+    """A run on the CPU, printing to `console` (by default, nowhere)."""
     net = cnndsl.check(net_file, **(params or {})).network()
     flags = {name: settings.get(name) for name in SETTING_NAMES}
     request = TrainRequest(net, build, flags, data_root or out.parent / "data", limit, "cpu", False, out, resume)
-    return Session(request, Console(file=io.StringIO(), width=120)).run()
+    return Session(request, console or Console(file=io.StringIO(), width=120)).run()
 
 
 def deterministic(records: list[dict]) -> list[dict]:

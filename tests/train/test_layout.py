@@ -7,25 +7,22 @@ import io
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from rich.console import Console
 from torch import nn
 
-import cnndsl
-from cnndsl.backends.torch_module import build
-from cnndsl.train.commands import session
-from cnndsl.train.commands.session import Session, TrainRequest
 from cnndsl.train.errors import Interrupted, TrainError
 from cnndsl.train.loop import device as device_module
 from cnndsl.train.loop import layout, warmup
 from cnndsl.train.loop import trainer as trainer_module
 from cnndsl.train.loop.layout import LayoutTiming, time_layouts
 from cnndsl.train.loop.settings import resolve
-from cnndsl.settings_schema import SETTING_NAMES
+from cnndsl.train.rundir.files import RunDir
 
-from .helpers import deterministic, interrupt_at, weights
+from .helpers import deterministic, interrupt_at, train, weights
 
 # Two convolutions, so that the layouts differ (a 1-channel input is laid out alike in both).
 LAYOUT_NET = """\
@@ -72,14 +69,10 @@ def test_channels_last_must_win_by_more_than_noise() -> None:
     assert not LayoutTiming(layout.CHANNELS_LAST_AT_MOST + 0.01, 3).channels_last
 
 
-def _run(net_file: Path, out: Path, resume: bool = False, **settings: object) -> tuple[str, dict]:
+def _run(net_file: Path, out: Path, **settings: Any) -> tuple[str, dict]:
     """A run's printed lines and its config.json's device record."""
-    net = cnndsl.check(net_file).network()
-    flags = {name: settings.get(name) for name in SETTING_NAMES}
-    request = TrainRequest(net, build, flags, out.parent / "data", settings.get("limit"), "cpu", False, out,  # type: ignore[arg-type]
-                           resume)
     text = io.StringIO()
-    Session(request, Console(file=text, width=200)).run()
+    train(net_file, out, console=Console(file=text, width=200), **settings)
     return text.getvalue(), json.loads((out / "config.json").read_text())["device"]
 
 
@@ -150,7 +143,7 @@ def test_a_resumed_run_keeps_the_layout_it_recorded(net_file: Path, tmp_path: Pa
     printed, device = _run(net_file, tmp_path / "cut", resume=True, **settings)
     assert calls == [] and formats == [True, True, True]
     assert device["channels_last"] is True and "(channels-last" in printed
-    whole, resumed = session.RunDir(tmp_path / "whole"), session.RunDir(tmp_path / "cut")
+    whole, resumed = RunDir(tmp_path / "whole"), RunDir(tmp_path / "cut")
     assert deterministic(resumed.read_metrics()) == deterministic(whole.read_metrics())
     expected, got = weights(whole), weights(resumed)
     assert all(torch.equal(expected[k], got[k]) for k in expected)
