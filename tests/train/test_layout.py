@@ -14,6 +14,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from cnndsl.train.commands.inference import load_run
 from cnndsl.train.errors import Interrupted, TrainError
 from cnndsl.train.loop import device as device_module
 from cnndsl.train.loop import layout, warmup
@@ -178,3 +179,12 @@ def test_a_recorded_layout_that_is_not_true_or_false_is_refused(net_file: Path, 
     config_file.write_text(json.dumps(config))
     with pytest.raises(TrainError, match="device.channels_last"):
         _run(net_file, tmp_path / "cut", resume=True, **{**SETTINGS, "epochs": 3})
+
+
+def test_eval_and_predict_compute_in_the_layout_the_run_trained_in(net_file: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _measured(monkeypatch, 0.5)  # the rule says default
+    _run(net_file, tmp_path / "run", **SETTINGS)
+    loaded = load_run(tmp_path / "run", "cpu", lambda message: None)
+    conv = [module for module in loaded.model.modules() if isinstance(module, nn.Conv2d)][-1]
+    assert loaded.plan.channels_last and not conv.weight.is_contiguous()

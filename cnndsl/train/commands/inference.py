@@ -26,6 +26,7 @@ from ..data.sources import load_dataset, parse_spec
 from ..errors import TrainError, UsageError
 from ..loop.cores import Cores
 from ..loop.device import DevicePlan, pick_device
+from ..loop.layout import recorded_layout
 from ..loop.memory import check_fits, inference_need
 from ..loop.metrics import Evaluation
 from ..loop.recipe import build_criterion
@@ -94,7 +95,7 @@ def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stor
     if status["state"] != COMPLETE:
         warn(f"{path} is not a finished run ({status['state']}, {status['epochs_completed']} of "
              f"{status['epochs']} epochs); using the weights of its last finished epoch")
-    device_plan = pick_device(device)
+    device_plan = recorded_layout(pick_device(device), config)
     network = config["network"]
     source = (run.path / network["source"]).resolve()
     if not source.is_relative_to(run.path.resolve()) or not source.is_file():

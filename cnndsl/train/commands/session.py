@@ -41,6 +41,7 @@ from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
 from ..loop.settings import Resolved, resolve_explained
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
+from ..loop.layout import recorded_layout
 from ..loop.warmup import FAILED_RUN_WAIT_SECONDS, WarmShapes, Warmup, takes_a_step
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
                             INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
@@ -281,14 +282,13 @@ class Session:
         return self._train(run, settings, dataset, train_set, adaptation, augmentation, plan)
 
     def _settle_layout(self, plan: DevicePlan, previous: tuple[RunDir, dict] | None) -> DevicePlan:
-        """The CPU layout of a single process's run: the one a resumed run recorded (runs from
-        before it was recorded used the rule), else the faster one where the warm-up timed both
-        (loop/layout.py), else the rule `pick_device` applied."""
+        """The CPU layout of a single process's run: the one a resumed run recorded, else the
+        faster one where the warm-up timed both (loop/layout.py), else the rule `pick_device`
+        applied."""
         if plan.device.type != "cpu" or self.cluster.distributed:
             return plan
         if previous is not None:
-            recorded = previous[1].get("device", {}).get("channels_last")
-            return plan if recorded is None else replace(plan, channels_last=recorded)
+            return recorded_layout(plan, previous[1])
         if self.warmup is not None and self.warmup.measures:
             self.warmup.join()
             timing = self.warmup.layout

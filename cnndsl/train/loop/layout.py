@@ -22,12 +22,13 @@ from __future__ import annotations
 import copy
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from ...settings_schema import TrainSettings
+from .device import DevicePlan
 from .recipe import build_optimizer
 
 # Rounds of one step in each layout: at least MIN_ROUNDS, then more until BUDGET_SECONDS have
@@ -81,3 +82,12 @@ def time_layouts(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, 
         seconds = {layout: step(layout, net, optimizer) for layout, net, optimizer in order}
         ratios.append(seconds[torch.channels_last] / max(seconds[torch.contiguous_format], 1e-9))
     return LayoutTiming(statistics.median(ratios), len(ratios))
+
+
+def recorded_layout(plan: DevicePlan, config: dict) -> DevicePlan:
+    """`plan` in the CPU layout a run's `config.json` (schema-checked) records: a resumed run goes
+    on in it (so that it ends to the bit where an uninterrupted run would), and `eval` and
+    `predict` compute in it, as the run's own test passes did. Runs from before it was recorded
+    trained by the rule, which `plan` applies already."""
+    recorded = config.get("device", {}).get("channels_last")
+    return plan if plan.device.type != "cpu" or recorded is None else replace(plan, channels_last=recorded)
