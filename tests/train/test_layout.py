@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,14 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from cnndsl.train.commands import session
 from cnndsl.train.commands.inference import load_run
 from cnndsl.train.errors import Interrupted, TrainError
 from cnndsl.train.loop import device as device_module
 from cnndsl.train.loop import layout, warmup
 from cnndsl.train.loop import trainer as trainer_module
-from cnndsl.train.loop.layout import LayoutTiming, time_layouts
+from cnndsl.train.loop.device import DevicePlan
+from cnndsl.train.loop.layout import LayoutTiming, recorded_layout, time_layouts
 from cnndsl.train.loop.settings import resolve
 from cnndsl.train.rundir.files import RunDir
 
@@ -59,15 +62,36 @@ class SlowIn(nn.Module):
 def test_the_faster_layout_is_chosen(slow: torch.memory_format, chosen: bool) -> None:
     settings = resolve({}, {"data": "mnist", "recipe": "plain", "optimizer": "sgd", "lr": 0.01}, "the test")
     timing = time_layouts(SlowIn(slow), torch.randn(2, 3, 4, 4), torch.randint(0, 4, (2,)), nn.CrossEntropyLoss(),
-                          settings)
+                          settings, threading.Event())
+    assert timing is not None
     assert timing.channels_last is chosen
     assert (timing.ratio < 0.5) if chosen else (timing.ratio > 2)
     assert layout.MIN_ROUNDS <= timing.rounds <= layout.MAX_ROUNDS
 
 
-def test_channels_last_must_win_by_more_than_noise() -> None:
+def test_channels_last_must_win_by_more_than_noise_as_the_printed_figure_says() -> None:
     assert LayoutTiming(layout.CHANNELS_LAST_AT_MOST, 3).channels_last
+    assert LayoutTiming(layout.CHANNELS_LAST_AT_MOST + 0.0049, 3).channels_last  # printed as 0.95x
+    assert not LayoutTiming(layout.CHANNELS_LAST_AT_MOST + 0.0051, 3).channels_last  # 0.96x
     assert not LayoutTiming(layout.CHANNELS_LAST_AT_MOST + 0.01, 3).channels_last
+
+
+@pytest.mark.parametrize("after", [0, 1, 3])
+def test_a_measurement_asked_to_stop_takes_no_further_step(after: int) -> None:
+    """A failed or interrupted run stops the warm-up; a step of a large network is long."""
+    stop, steps = threading.Event(), []
+
+    class Counted(SlowIn):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            steps.append(1)
+            if len(steps) == after:
+                stop.set()
+            return super().forward(x)
+
+    stop.set() if after == 0 else None
+    timing = time_layouts(Counted(torch.channels_last), torch.randn(2, 3, 4, 4), torch.randint(0, 4, (2,)),
+                          nn.CrossEntropyLoss(), resolve({}, {"data": "mnist"}, "the test"), stop)
+    assert timing is None and len(steps) == after
 
 
 def _run(net_file: Path, out: Path, **settings: Any) -> tuple[str, dict]:
@@ -188,3 +212,35 @@ def test_eval_and_predict_compute_in_the_layout_the_run_trained_in(net_file: Pat
     loaded = load_run(tmp_path / "run", "cpu", lambda message: None)
     conv = [module for module in loaded.model.modules() if isinstance(module, nn.Conv2d)][-1]
     assert loaded.plan.channels_last and not conv.weight.is_contiguous()
+
+
+@pytest.mark.parametrize("used, recorded, expected", [("cpu", True, True), ("cpu", False, False), ("cpu", None, False),
+                                                      ("cuda:0", True, False)])
+def test_only_a_layout_recorded_on_the_cpu_is_kept_on_the_cpu(used: str, recorded: bool | None,
+                                                               expected: bool) -> None:
+    device = {"used": used, **({} if recorded is None else {"channels_last": recorded})}
+    rule = DevicePlan(torch.device("cpu"), None, False)
+    assert recorded_layout(rule, {"device": device}).channels_last is expected
+
+
+@pytest.mark.parametrize("fails", [True, False])
+def test_a_failed_run_stops_the_measurement_before_it_waits(net_file: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch, fails: bool) -> None:
+    events: list[str] = []
+
+    class Recorded(warmup.Warmup):
+        def stop(self) -> None:
+            events.append("stop")
+            super().stop()
+
+        def join(self, timeout: float | None = None) -> None:
+            events.append("join")
+            super().join(timeout)
+
+    monkeypatch.setattr(session, "Warmup", Recorded)
+    if fails:
+        with pytest.raises(TrainError):
+            _run(net_file, tmp_path / "run", **{**SETTINGS, "data": "imagefolder:nowhere"})
+    else:
+        _run(net_file, tmp_path / "run", **SETTINGS)
+    assert events[-2:] == ["stop", "join"] if fails else "stop" not in events

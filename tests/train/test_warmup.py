@@ -74,19 +74,21 @@ def test_a_run_of_a_large_network_does_not_step_its_warm_up_copy(monkeypatch: py
 def test_a_ctrl_c_while_waiting_for_the_warm_up_is_raised_once_it_has_finished(monkeypatch: pytest.MonkeyPatch
                                                                               ) -> None:
     """Python 3.11's Thread.join, interrupted, takes the thread for finished; a warm-up thread
-    still inside a PyTorch kernel when the interpreter exits aborts the process."""
+    still inside a PyTorch kernel when the interpreter exits aborts the process. The warm-up is
+    asked to stop measuring, so that the wait is short."""
     import os
     import signal
     import threading
     import time
 
     finished = threading.Event()
+    stopped: list[bool] = []
 
-    def slow(*args) -> None:
-        time.sleep(0.6)
+    def slow(self, *args) -> None:  # a long measurement, which leaves when asked to stop
+        stopped.append(self._stop.wait(5))
         finished.set()
 
-    monkeypatch.setattr(warmup.Warmup, "_run", staticmethod(slow))
+    monkeypatch.setattr(warmup.Warmup, "_run", slow)
     net = cnndsl.check(TINY_NET).network()
     settings = resolve({}, {"data": "mnist", "batch_size": 4}, "the test")
     started = warmup.Warmup(lambda: build(net), net.input_shape, 10, settings, warmup.WarmShapes(4, False, 8, False),
@@ -95,6 +97,7 @@ def test_a_ctrl_c_while_waiting_for_the_warm_up_is_raised_once_it_has_finished(m
     with pytest.raises(KeyboardInterrupt):
         started.join()
     assert finished.is_set()  # (the thread's is_alive() cannot tell: an interrupted join marks it stopped)
+    assert stopped == [True]
 
 
 def test_a_failed_run_does_not_wait_for_a_stuck_warm_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -230,7 +230,9 @@ class Session:
             failed = False
             return run
         finally:
-            if self.warmup is not None:  # a failed run waits for it only so long (loop/warmup.py)
+            if self.warmup is not None:  # a failed run stops it, and waits only so long (loop/warmup.py)
+                if failed:
+                    self.warmup.stop()
                 self.warmup.join(FAILED_RUN_WAIT_SECONDS if failed else None)
 
     def _start_warmup(self, settings: TrainSettings, plan: DevicePlan, measure: bool) -> Warmup | None:

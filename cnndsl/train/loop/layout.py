@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import statistics
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -51,15 +52,19 @@ class LayoutTiming:
 
     @property
     def channels_last(self) -> bool:
-        return self.ratio <= CHANNELS_LAST_AT_MOST
+        """Decided on the ratio as the run prints it (two decimals), so that the printed figure
+        and the choice agree at the threshold."""
+        return round(self.ratio, 2) <= CHANNELS_LAST_AT_MOST
 
 
 def time_layouts(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, criterion: nn.Module,
-                 settings: TrainSettings) -> LayoutTiming:
+                 settings: TrainSettings, stop: threading.Event) -> LayoutTiming | None:
     """Time training steps (forward, backward, optimizer update, and the batch's conversion to
     the layout, as the trainer does it) of `model` and of a channels-last copy, alternately, on
     the calling thread with its thread setting. `model` is trained by the steps: pass a
-    throwaway. The first step in each layout creates its kernels and is not timed."""
+    throwaway. The first step in each layout creates its kernels and is not timed. None when
+    `stop` is set before the rounds are done (the run failed or was interrupted: a step of a
+    large network takes a tenth of a second or more, and the run waits for this thread)."""
     sides = []
     for layout, copy_of in ((torch.contiguous_format, model),
                             (torch.channels_last, copy.deepcopy(model).to(memory_format=torch.channels_last))):
@@ -73,13 +78,18 @@ def time_layouts(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, 
         return time.perf_counter() - start
 
     for side in sides:
+        if stop.is_set():
+            return None
         step(*side)
     ratios: list[float] = []
     started = time.perf_counter()
     while len(ratios) < MAX_ROUNDS and (len(ratios) < MIN_ROUNDS or time.perf_counter() - started < BUDGET_SECONDS):
         # each round in the other order, so that neither layout always runs on a cache the other warmed
-        order = sides if len(ratios) % 2 == 0 else sides[::-1]
-        seconds = {layout: step(layout, net, optimizer) for layout, net, optimizer in order}
+        seconds = {}
+        for layout, net, optimizer in sides if len(ratios) % 2 == 0 else sides[::-1]:
+            if stop.is_set():
+                return None
+            seconds[layout] = step(layout, net, optimizer)
         ratios.append(seconds[torch.channels_last] / max(seconds[torch.contiguous_format], 1e-9))
     return LayoutTiming(statistics.median(ratios), len(ratios))
 
@@ -89,5 +99,7 @@ def recorded_layout(plan: DevicePlan, config: dict) -> DevicePlan:
     on in it (so that it ends to the bit where an uninterrupted run would), and `eval` and
     `predict` compute in it, as the run's own test passes did. Runs from before it was recorded
     trained by the rule, which `plan` applies already."""
-    recorded = config.get("device", {}).get("channels_last")
-    return plan if plan.device.type != "cpu" or recorded is None else replace(plan, channels_last=recorded)
+    device = config.get("device", {})
+    if plan.device.type != "cpu" or device.get("used") != "cpu" or device.get("channels_last") is None:
+        return plan  # a layout chosen for another device (a GPU's is always channels-last) says nothing here
+    return replace(plan, channels_last=device["channels_last"])

@@ -85,6 +85,7 @@ class Warmup:
         self.measures = step and measure
         self.layout: LayoutTiming | None = None
         self._done = threading.Event()
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="cnndsl-warmup", daemon=True,
                                         args=(build_model, input_shape, classes, settings, shapes, step))
         self._thread.start()
@@ -108,7 +109,9 @@ class Warmup:
             inputs = torch.randn(shapes.step_batch, *input_shape)
             targets = torch.randint(0, classes, (shapes.step_batch,))
             if self.measures:
-                self.layout = time_layouts(model, inputs, targets, criterion, settings)
+                self.layout = time_layouts(model, inputs, targets, criterion, settings, self._stop)
+                if self.layout is None:
+                    return
                 if self.layout.channels_last:
                     model.to(memory_format=torch.channels_last)
             else:
@@ -134,5 +137,11 @@ class Warmup:
         try:
             self._done.wait(timeout)
         except KeyboardInterrupt:
+            self.stop()
             self._done.wait(FAILED_RUN_WAIT_SECONDS)
             raise
+
+    def stop(self) -> None:
+        """Ask the warm-up to leave its layout measurement at the next step (the run failed or
+        was interrupted, and waits for the thread before it leaves)."""
+        self._stop.set()
