@@ -37,11 +37,11 @@ from ..distributed.cluster import Cluster
 from ..errors import Interrupted, TrainError, epochs_saved
 from ..loop.cores import Cores, whole_batch_layers
 from ..loop.device import DevicePlan, pick_device
+from ..loop.layout import recorded_layout
 from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
 from ..loop.settings import Resolved, resolve_explained
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
-from ..loop.layout import recorded_layout
 from ..loop.warmup import FAILED_RUN_WAIT_SECONDS, WarmShapes, Warmup, takes_a_step
 from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSION_PLOT, DIVERGED, FAILED,
                             INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
