@@ -28,7 +28,6 @@ import argparse
 import os
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -100,7 +99,7 @@ def trainer_epoch(path: Path, batch: int, options: dict, share: bool, steps: int
                     step=True, measure=True)
     warmup.join()
     assert warmup.layout is not None, "the warm-up failed"
-    plan = replace(plan, channels_last=warmup.layout.channels_last, layout_ratio=warmup.layout.ratio)
+    plan = warmup.layout.applied(plan)
     torch.manual_seed(0)
     model = build(net)
     if plan.channels_last:

@@ -295,7 +295,7 @@ class Session:
             self.warmup.join()
             timing = self.warmup.layout
             if timing is not None:
-                return replace(plan, channels_last=timing.channels_last, layout_ratio=timing.ratio)
+                return timing.applied(plan)
         return plan
 
     def _run_dir(self, previous: tuple[RunDir, dict] | None, config: dict,

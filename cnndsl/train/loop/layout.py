@@ -56,6 +56,10 @@ class LayoutTiming:
         and the choice agree at the threshold."""
         return round(self.ratio, 2) <= CHANNELS_LAST_AT_MOST
 
+    def applied(self, plan: DevicePlan) -> DevicePlan:
+        """`plan` in the layout this timing chose, with the timing for the plan's description."""
+        return replace(plan, channels_last=self.channels_last, layout_ratio=self.ratio)
+
 
 def time_layouts(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, criterion: nn.Module,
                  settings: TrainSettings, stop: threading.Event) -> LayoutTiming | None:
