@@ -345,8 +345,7 @@ class Session:
     def _note_other_threads(self, stored: dict, config: dict) -> None:
         """On the CPU the thread count orders the sums of a step (loop/cores.py), so a run
         resumed on another count goes on as well as before, but not to the bit."""
-        device = stored.get("device")
-        before, now = device.get("threads") if isinstance(device, dict) else None, config["device"]["threads"]
+        before, now = stored.get("device", {}).get("threads"), config["device"]["threads"]
         if config["device"]["used"] == "cpu" and before is not None and before != now:
             self.log(f"note: this run trained with PyTorch on {before} threads, now on {now}: its sums are added in "
                      "another order from here, so it will not end bit for bit where an uninterrupted run would")

@@ -149,7 +149,8 @@ CONFIG = record({
                           "std": list_of(finite)}),
     "settings": record({name: _setting(name) for name in SETTING_NAMES}),
 }, {
-    # read back by a resumed run, which keeps the run's layout (runs before it was recorded lack it)
+    # read back by resume (the thread count, the layout) and by eval and predict (the layout);
+    # runs from before they were recorded lack them
     "device": record({}, {"channels_last": boolean}),
 })
 
