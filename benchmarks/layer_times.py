@@ -3,9 +3,10 @@ top-level layer (or group) of a network, on the CPU.
 
 Not a test, and not a comparison: a profile, to find what bounds a step (README, "Speed,
 measured"). The step is the one a core computes when cnndsl shares a batch among the cores: a
-piece of --batch images, PyTorch on --threads threads, in --layout. Each layer's forward pass is
-timed around its call; its backward pass from the moment autograd starts on the layer's output to
-the moment it starts on the previous layer's (so a group's inner operations count to the group).
+piece of --batch images, PyTorch on --threads threads, in --layout, the C allocator keeping freed
+memory as in a training run. Each layer's forward pass is timed around its call; its backward
+pass from the moment autograd starts on the layer's output to the moment it starts on the
+previous layer's (so a group's inner operations count to the group).
 Times are the calling thread's processor time (a busy machine's other work is not counted), the
 median over --steps steps, after as many untimed ones. With --compare, a second network is
 profiled in turn, round after round, so that both see the same machine.
@@ -25,6 +26,8 @@ from pathlib import Path
 import cnndsl  # first: it sets OpenMP's wait policy, which must be in place before torch loads
 import torch
 import torch.nn.functional as F
+
+from cnndsl.train.loop.device import keep_freed_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYOUTS = {"channels-last": torch.channels_last, "default": torch.contiguous_format}
@@ -89,6 +92,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as a CPU training run does
     try:
         clocks = [LayerClock(path, args.batch, LAYOUTS[args.layout]) for path in [args.file, args.compare] if path]
     except cnndsl.CompileError as exc:
