@@ -6,13 +6,13 @@ measured"). The step is the one a core computes when cnndsl shares a batch among
 piece of --batch images, PyTorch on --threads threads, in --layout, the C allocator keeping freed
 memory as in a training run. Each layer's forward pass is timed around its call; its backward
 pass from the moment autograd starts on the layer's output to the moment it starts on the
-previous layer's (so a group's inner operations count to the group).
-Times are the calling thread's processor time (a busy machine's other work is not counted), the
-median over --steps steps, after as many untimed ones. With --compare, a second network is
-profiled in turn, round after round, so that both see the same machine.
+previous layer's (so a group's inner operations count to the group). Times are the calling
+thread's processor time (while another process holds the core, the clock stops), medians over
+--rounds rounds of --steps steps, after as many untimed steps. With --compare, a second network
+is profiled in turn, round after round, so that both see the same machine.
 
     python benchmarks/layer_times.py [FILE] [--compare FILE2] [--batch 32] [--threads 1]
-                                     [--layout channels-last|default] [--steps 200] [--rounds 2]
+                                     [--layout channels-last|default] [--steps 200] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="PyTorch's threads (1: as in a shared step)")
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="channels-last")
     parser.add_argument("--steps", type=int, default=200, help="timed steps a round (as many untimed first)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # as a CPU training run does
