@@ -19,7 +19,9 @@ Not a test: it needs MNIST (60,000 training and 10,000 test images), tqdm
 
 Both sides run in this process, interleaved (a tutorial epoch, then a cnndsl run, ...), so that
 a busy machine slows both alike; the load average is printed with the figures. Medians over
---repeats are reported, with the best times beside them.
+--repeats are reported, with the best times beside them, and for (a) also each cnndsl epoch over
+the tutorial epochs just before and after it, which a machine whose speed drifts between repeats
+(a shared one) moves least.
 
     python benchmarks/train_mnist.py [--mnist ROOT] [--download] [--repeats N]
 
@@ -246,7 +248,7 @@ def main() -> None:
         cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1}, limit=640)
 
         tutorial_epochs, tutorial_runs, tutorial_accuracy, cnndsl_epochs, bare_epochs = [], [], [], [], []
-        whole_epochs, layouts = [], []
+        whole_epochs, layouts, paired = [], [], []
         fast_walls, fast_accuracy, reached = [], [], []
         for _ in range(args.repeats):
             tutorial.reset()
@@ -256,6 +258,7 @@ def main() -> None:
             cnndsl_epochs.append(metrics[0]["seconds"])
             layouts.append(json.loads((out / "config.json").read_text())["device"])
             times.append(tutorial.epoch())
+            paired.append(cnndsl_epochs[-1] / statistics.mean(times))  # the tutorial epochs just before and after
             bare_epochs.append(bare.epoch())
             wall, metrics = cnndsl_run(root, work / f"run{next(runs)}", TUTORIAL | {"epochs": 1}, share=False)
             whole_epochs.append(metrics[0]["seconds"])
@@ -289,6 +292,8 @@ def main() -> None:
     print(f"    cnndsl epoch (training pass with its progress bar, and the test pass):            "
           f"{figures(cnndsl_epochs)}")
     print(f"    ratio cnndsl / tutorial: {ratio(cnndsl_epochs, tutorial_epochs, '<= 1/3.5 = 0.286, aim 0.2')}")
+    print("    each cnndsl epoch over the mean of the tutorial epochs just before and after it (the same minutes "
+          f"of the machine): {', '.join(f'{r:.3f}' for r in paired)}")
     print("    cnndsl's layout, as its warm-up measured it (a channels-last step's time over a default-layout step's): "
           + ", ".join(f"{'channels-last' if d['channels_last'] else 'default'} ({d['layout_ratio']:.2f})"
                       if d.get("layout_ratio") is not None else "not measured" for d in layouts))
