@@ -31,6 +31,20 @@ class UsageError(TrainError):
     exit_code = 2
 
 
+class RunUnchanged(TrainError):
+    """Refused once a run had begun to set up, but before its directory was changed: the
+    directory is left as it was, its status included (an `interrupted` run stays resumable)."""
+
+
+def does_not_fit(path: Path, network: str, exc: Exception, help: str | None = None) -> TrainError:
+    """The error for tensors that `load_state_dict` refused: the first problem PyTorch names
+    (a missing tensor, a shape), not only its heading."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    details = lines[1:] or lines or [type(exc).__name__]
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return RunUnchanged(f"{path} does not fit the network {network}: {details[0][:300]}{more}", help)
+
+
 def rejected(problem: Problem, where: str | None = None) -> TrainError:
     """The error for a value the schema refused, its message prefixed with `where` (the
     section or flag that gave it): a usage error when the problem is one."""

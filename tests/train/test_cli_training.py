@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from cli_runner import invoke
@@ -267,6 +268,29 @@ def test_train_says_how_many_images_an_epoch_leaves_out(tiny_net: Path, tmp_path
     whole = run("train", tiny_net, "--data", "digits", "--limit", "90", "--batch-size", "30", "--epochs", "1",
                 "--out", tmp_path / "whole")
     assert whole.exit_code == 0 and "left out" not in whole.output
+
+
+def test_train_says_what_it_runs_instead_of_a_stated_setting_that_cannot_apply(tiny_net: Path,
+                                                                               tmp_path: Path) -> None:
+    """A batch larger than the data, a one-cycle schedule with too few steps, an augmentation
+    for a network that takes vectors: each is said, next to what runs instead."""
+    result = run("train", tiny_net, "--data", "digits", "--limit", "100", "--batch-size", "1000", "--epochs", "2",
+                 "--schedule", "onecycle", "--out", tmp_path / "run")
+    assert result.exception is None and result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "epoch one batch of all 100 training images a step (batch_size 1,000 is more than there are)" in output
+    assert "schedule cosine: a run of 2 steps is too short for onecycle's warm-up and annealing" in output
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["scheduler"]["T_max"] == 2  # CosineAnnealingLR's, as said
+    vector = tmp_path / "vector.net"
+    vector.write_text("network Vec(classes = 10) {\n    input 64\n    linear(classes)\n}\n")
+    result = run("train", vector, "--data", "digits", "--limit", "100", "--epochs", "1", "--augment", "crop",
+                 "--out", tmp_path / "vector")
+    assert result.exception is None and result.exit_code == 0, result.output
+    assert "augment none (crop moves pixels: the network takes a vector)" in " ".join(result.output.split())
+    enough = run("train", tiny_net, "--data", "digits", "--limit", "100", "--batch-size", "10", "--epochs", "1",
+                 "--schedule", "onecycle", "--out", tmp_path / "enough")
+    assert enough.exit_code == 0 and "schedule cosine" not in enough.output and "one batch of all" not in enough.output
 
 
 def test_openmp_threads_sleep_while_they_wait_unless_the_user_says_otherwise() -> None:

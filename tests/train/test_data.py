@@ -86,6 +86,17 @@ def test_wrong_magic_is_a_clear_error(tmp_path: Path) -> None:
         read_idx(path, 3)
 
 
+def test_idx_images_of_no_pixels_are_refused_before_a_run_directory_is_made(mnist_root: Path,
+                                                                             tmp_path: Path) -> None:
+    write_idx(mnist_root / "MNIST" / "raw" / "train-images-idx3-ubyte", np.zeros((200, 0, 0), dtype=np.uint8))
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    with pytest.raises(TrainError, match="train-images-idx3-ubyte holds items of shape 0x0: every axis after the "
+                                         "count needs at least one value"):
+        train(net, tmp_path / "run", data_root=mnist_root, data="mnist", epochs=1)
+    assert not (tmp_path / "run").exists()
+
+
 def test_image_and_label_counts_must_agree(mnist_root: Path) -> None:
     write_idx(mnist_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", np.zeros(7, dtype=np.uint8))
     with pytest.raises(TrainError, match="holds 60 images but .* holds 7 labels"):

@@ -24,7 +24,7 @@ from cnndsl.train.rundir.files import RunDir
 from cli_runner import invoke
 
 from .conftest import TINY_NET
-from .helpers import deterministic, train, weights
+from .helpers import deterministic, interrupt_at, train, weights
 
 
 def cnndsl(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -229,6 +229,35 @@ def test_resume_refuses_a_damaged_run_it_cannot_repair(reference, tmp_path: Path
     assert done.returncode == 1
     assert done.stderr == (f"error: cannot resume {out}: it says 2 epochs are done, but checkpoint.pt is missing\n"
                            "  help: start a new run with another --out\n")
+
+
+def test_resume_refuses_another_networks_checkpoint_and_leaves_the_run_as_it_was(
+        net: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    with monkeypatch.context() as patch:
+        interrupt_at(2, patch)
+        for out, width in ((mine, 8), (other, 4)):
+            with pytest.raises(Interrupted):
+                train(net, out, params={"width": width}, **SETTINGS)
+    shutil.copy(other / "checkpoint.pt", mine / "checkpoint.pt")
+    before = {name: (mine / name).read_bytes() for name in ("status.json", "weights.pt", "metrics.jsonl")}
+    done = cnndsl("train", net, *_flags(), "--out", mine, "--resume")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"error: {mine / 'checkpoint.pt'} does not fit the network Tiny: size mismatch "
+                                  "for "), done.stderr
+    assert "help: resume with the file and settings the run was trained with" in done.stderr
+    assert {name: (mine / name).read_bytes() for name in before} == before  # still `interrupted`, resumable
+
+
+def test_a_run_from_before_recipes_had_names_is_read_as_fast(reference, tmp_path: Path) -> None:
+    net, whole, _ = reference
+    out = tmp_path / "run"
+    shutil.copytree(whole.path, out)
+    _edit(out, "config.json", lambda c: c["settings"].pop("recipe"))
+    evaluated = invoke(["eval", out])
+    assert evaluated.exception is None and evaluated.exit_code == 0, evaluated.output
+    resumed = cnndsl("train", net, *_flags(), "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
 
 
 def _flags() -> list[str]:

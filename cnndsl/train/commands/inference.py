@@ -23,7 +23,7 @@ from ..data.batches import DeviceSplit
 from ..data.imagefolder import decode_image, image_array, pil_mode
 from ..data.images import Log
 from ..data.sources import load_dataset, parse_spec
-from ..errors import TrainError, UsageError
+from ..errors import TrainError, UsageError, does_not_fit
 from ..loop.cores import Cores
 from ..loop.device import DevicePlan, pick_device
 from ..loop.layout import recorded_layout
@@ -107,8 +107,7 @@ def load_run(path: Path, device: str, warn: Log, rebuild: Rebuild = compile_stor
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise TrainError(f"{run.path / 'weights.pt'} does not fit the network {network['name']}: {first}") from None
+        raise does_not_fit(run.path / "weights.pt", network["name"], exc) from None
     model.to(device_plan.device).eval()
     if device_plan.channels_last:
         model.to(memory_format=torch.channels_last)

@@ -34,12 +34,13 @@ from ..data.batches import DeviceSplit
 from ..data.images import Dataset, ImageSet
 from ..data.sources import load_dataset, parse_spec
 from ..distributed.cluster import Cluster
-from ..errors import Interrupted, TrainError, epochs_saved
+from ..errors import Interrupted, RunUnchanged, TrainError, does_not_fit, epochs_saved
 from ..loop.cores import Cores, whole_batch_layers
 from ..loop.device import DevicePlan, pick_device
 from ..loop.layout import recorded_layout
 from ..loop.memory import check_fits, training_need
 from ..loop.metrics import Evaluation
+from ..loop.recipe import schedule_used
 from ..loop.settings import Resolved, resolve_explained
 from ..loop.trainer import Diverged, Trainer, effective_batch_size
 from ..loop.warmup import FAILED_RUN_WAIT_SECONDS, WarmShapes, Warmup, takes_a_step
@@ -109,7 +110,10 @@ def json_value(value: Any) -> Any:
 
 def partial_batch(batch: int, samples: int) -> str | None:
     """What an epoch leaves out when the training images do not fill whole batches: every
-    step takes a full batch, so the remainder (a different, shuffled few each epoch) waits."""
+    step takes a full batch, so the remainder (a different, shuffled few each epoch) waits.
+    A `batch` larger than the training set becomes one batch of all of it."""
+    if batch > samples:
+        return f"one batch of all {samples:,} training images a step (batch_size {batch:,} is more than there are)"
     steps, rest = divmod(samples, batch)
     if not rest:
         return None
@@ -384,14 +388,19 @@ class Session:
         net, request = self.net, self.request
         limited = f" (first {len(train_set):,} of {len(dataset.train):,})" if len(train_set) < len(dataset.train) else ""
         shape = "x".join(map(str, dataset.image_shape))
+        steps = len(train_set) // effective_batch_size(settings, len(train_set))
         lines = [
             f"[bold]network[/] {net.name}: input {format_shape(net.input_shape)}, {classes_of(net)} classes",
             f"[bold]data[/] {escape(dataset.spec)}: {len(train_set):,} training images{limited}, {len(dataset.test):,} test "
             f"images, {shape}, {len(dataset.classes)} classes",
-            *([f"[bold]epoch[/] {partial}"] if (partial := partial_batch(
-                effective_batch_size(settings, len(train_set)), len(train_set))) else []),
+            *([f"[bold]epoch[/] {partial}"] if (partial := partial_batch(settings.batch_size, len(train_set))) else []),
+            *([f"[bold]schedule[/] {schedule}: a run of {settings.epochs * steps:,} step"
+               f"{'' if settings.epochs * steps == 1 else 's'} is too short for {settings.schedule}'s warm-up and "
+               "annealing"] if (schedule := schedule_used(settings, steps)) != settings.schedule else []),
             "[bold]adapt[/] " + "; ".join(adaptation.describe()),
-            f"[bold]augment[/] {augmentation.describe()}",
+            f"[bold]augment[/] {augmentation.describe()}" + (
+                f" ({settings.augment} moves pixels: the network takes a vector)"
+                if settings.augment not in ("auto", "none") and not augmentation.active else ""),
             f"[bold]device[/] {plan.describe()}" + (", torch.compile" if request.compile else "") + self._sharing(),
             *([f"[bold]init[/] {escape(str(self.init.path))} (sha256 {self.init.sha256[:12]}...)"
                + (f", fresh: {escape(', '.join(self.init.fresh))}" if self.init.fresh else "")]
@@ -421,6 +430,8 @@ class Session:
         try:
             self._print_plan(settings, dataset, train_set, adaptation, augmentation, plan, run)
             return self._epochs(run, settings, dataset, train_set, adaptation, augmentation, plan)
+        except RunUnchanged:
+            raise
         except Diverged as exc:
             done, note = self._stop(run, settings, DIVERGED, str(exc))
             kept = f"the weights of epoch {done} are kept in {run.path}" if done else "no epoch finished"
@@ -474,7 +485,12 @@ class Session:
         if request.resume:
             state = cluster.main_decides(lambda: run.load_checkpoint("cpu") if (run / CHECKPOINT).is_file() else None)
             if state is not None:
-                trainer.load_state_dict(state)
+                try:
+                    trainer.load_state_dict(state)
+                except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # another network's, or edited
+                    raise does_not_fit(run / CHECKPOINT, self.net.name, exc,
+                                       help="resume with the file and settings the run was trained with, or start "
+                                            "a new run (another --out)") from None
                 if cluster.distributed:
                     trainer.set_rng_state(state["rank_rng"][cluster.rank])
                 records = list(state["metrics"])

@@ -16,7 +16,9 @@ import torch
 
 from ...atomic import atomic_torch_save
 
-CACHE_FORMAT = 1
+# Raised whenever decoding starts refusing files it used to accept (2: IDX images of 0 pixels),
+# so that a cache built before cannot carry such data past the new check.
+CACHE_FORMAT = 2
 
 
 def signature(sources: Sequence[Path], key: str) -> list:

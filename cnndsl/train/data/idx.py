@@ -35,6 +35,10 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     if len(raw) < header:
         raise TrainError(f"{path} is truncated: its header needs {header} bytes, the file has {len(raw)}")
     shape = tuple(int.from_bytes(raw[HEADER_BYTES + 4 * i:HEADER_BYTES + 4 * i + 4], "big") for i in range(ndim))
+    if 0 in shape[1:]:  # the count may be 0 (an empty split is named later); an item may not be empty
+        raise TrainError(f"{path} holds items of shape {'x'.join(map(str, shape[1:]))}: every axis after the count "
+                         "needs at least one value",
+                         help="the file may be damaged or of another format; delete it to download it again")
     expected = math.prod(shape)
     found = len(raw) - header
     if found != expected:

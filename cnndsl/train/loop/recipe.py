@@ -47,15 +47,24 @@ def _fused(kind: type[SGD | Adam | AdamW], groups: list[dict], **options: Any) -
         return kind(groups, foreach=True, **options)
 
 
+def schedule_used(settings: TrainSettings, steps_per_epoch: int) -> str:
+    """The schedule a run gets: its `schedule`, except that a run too short for a one-cycle
+    warm-up (a smoke test on a few images) anneals with `cosine` instead; the run's plan
+    says so."""
+    if settings.schedule == "onecycle" and settings.epochs * steps_per_epoch < ONECYCLE_MIN_STEPS:
+        return "cosine"
+    return settings.schedule
+
+
 def build_schedule(optimizer: Optimizer, settings: TrainSettings, steps_per_epoch: int) -> LRScheduler:
     """`onecycle` (warm-up to `lr`, then cosine annealing), `cosine` (from `lr` to 0) or
-    `constant`. A run too short for a one-cycle warm-up (a smoke test on a few images)
-    anneals with `cosine` instead."""
+    `constant`, as `schedule_used` says."""
     total = settings.epochs * steps_per_epoch
-    if settings.schedule == "onecycle" and total >= ONECYCLE_MIN_STEPS:
+    schedule = schedule_used(settings, steps_per_epoch)
+    if schedule == "onecycle":
         warmup = max(ONECYCLE_WARMUP, 2 / total)
         return OneCycleLR(optimizer, max_lr=settings.lr, total_steps=total, pct_start=warmup, cycle_momentum=False)
-    if settings.schedule in ("onecycle", "cosine"):
+    if schedule == "cosine":
         return CosineAnnealingLR(optimizer, T_max=total)
     return ConstantLR(optimizer, factor=1.0, total_iters=0)
 

@@ -147,7 +147,9 @@ CONFIG = record({
                     "image_shape": list_of(integer(1), 3)}),
     "adaptation": record({"source": list_of(integer(1), 3), "target": _shape, "mean": list_of(finite),
                           "std": list_of(finite)}),
-    "settings": record({name: _setting(name) for name in SETTING_NAMES}),
+    # runs from before recipes had names lack `recipe` (they ran `fast`: TrainSettings.from_json)
+    "settings": record({name: _setting(name) for name in SETTING_NAMES if name != "recipe"},
+                       {"recipe": _setting("recipe")}),
 }, {
     # read back by resume (the thread count, the layout) and by eval and predict (the layout);
     # runs from before they were recorded lack them
