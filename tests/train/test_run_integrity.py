@@ -315,6 +315,23 @@ def test_a_malformed_run_file_is_one_message_naming_the_file_and_field(reference
         assert done.stderr.startswith(f"error: {out}/{message}\n"), done.stderr
 
 
+@pytest.mark.parametrize(("name", "repair"), [
+    ("config.json", "the run directory is damaged, and config.json cannot be rebuilt: start a new run with another "
+                    "--out"),
+    ("status.json", "the run directory is damaged, and status.json cannot be rebuilt: start a new run with another "
+                    "--out"),
+])
+def test_a_truncated_config_or_status_is_not_promised_a_repair(reference, tmp_path: Path, name: str,
+                                                              repair: str) -> None:
+    net, whole, _ = reference
+    out = tmp_path / "run"
+    shutil.copytree(whole.path, out)
+    (out / name).write_text((out / name).read_text()[:40])
+    for done in (cnndsl("eval", out), cnndsl("train", net, *_flags(), "--out", out, "--resume")):
+        assert done.returncode == 1 and done.stderr.startswith(f"error: cannot read {out / name}: "), done.stderr
+        assert done.stderr.endswith(f"  help: {repair}\n"), done.stderr
+
+
 def test_a_deeply_nested_config_is_refused(reference, tmp_path: Path) -> None:
     _, whole, _ = reference
     out = tmp_path / "run"

@@ -174,8 +174,11 @@ class RunDir:
         try:
             data = json.loads(text)
         except ValueError as exc:  # not JSON, or an integer past Python's 4,300 digits
-            raise TrainError(f"cannot read {where}: {exc}",
-                             help="the run directory is damaged; `--resume` repairs it from checkpoint.pt") from None
+            # resume rebuilds the metrics from the checkpoint; the configuration and status
+            # describe what the checkpoint belongs to, so nothing can rebuild them
+            repair = ("the run directory is damaged; `--resume` repairs it from checkpoint.pt" if name == METRICS else
+                      f"the run directory is damaged, and {name} cannot be rebuilt: start a new run with another --out")
+            raise TrainError(f"cannot read {where}: {exc}", help=repair) from None
         except RecursionError:
             raise TrainError(f"cannot read {where}: it is nested too deeply to be a cnndsl file") from None
         try:
