@@ -360,6 +360,31 @@ def test_ctrl_c_names_the_command_that_continues_and_that_command_works(tmp_path
     assert json.loads((out / "status.json").read_text())["state"] == "complete"
 
 
+def test_sigterm_stops_training_as_ctrl_c_does(tmp_path: Path) -> None:
+    """`timeout` or a scheduler's time limit sends SIGTERM: the finished epochs are kept and
+    the status says `interrupted`, not `running`."""
+    import signal
+    import time
+
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    out = tmp_path / "cut"
+    process = subprocess.Popen([sys.executable, "-m", "cnndsl", "train", str(net), "--data", "digits", "--epochs",
+                                "1000", "--limit", "100", "--batch-size", "50", "-o", str(out)],
+                               cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not (metrics.is_file() and metrics.read_text().strip()) and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and re.search(r"interrupted; \d+ of 1000 epochs", " ".join(stderr.split()))
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "interrupted" and status["epochs_completed"] >= 1
+
+
 def test_resume_command_replaces_out_and_resume_flags() -> None:
     from cnndsl.cli.training import resume_command
 

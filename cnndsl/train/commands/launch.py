@@ -19,7 +19,9 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -129,8 +131,32 @@ def train_here(request: TrainRequest, console: Console, timeout: float | None = 
     cluster = Cluster.from_environment(timeout)
     if not cluster.is_main:
         console = Console(quiet=True)
-    with failures_recorded(cluster.rank, reports / f"rank{cluster.rank}.json" if reports else None):
+    with failures_recorded(cluster.rank, reports / f"rank{cluster.rank}.json" if reports else None), \
+            terminated_as_interrupted(not cluster.distributed):
         Session(request, console, cluster).run()
+
+
+@contextmanager
+def terminated_as_interrupted(active: bool = True) -> Iterator[None]:
+    """SIGTERM (`timeout`, `kill`, a batch scheduler's time limit) stops a training run as
+    Ctrl-C does: the last finished epoch is kept and the status says `interrupted`, where the
+    default action would end the process mid-write with the status still `running`. Only for a
+    process training alone (the launcher and torchrun signal their workers themselves), from
+    the main thread (the only one that may set a handler), and only where SIGTERM still has
+    its default action (a handler of the user's is kept)."""
+    if not active or threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _worker(request: TrainRequest, timeout: float | None, reports: Path) -> None:
