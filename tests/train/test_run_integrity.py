@@ -295,6 +295,8 @@ def _nested(depth: int) -> str:
      "config.json: adaptation.std must be above 0 (it divides every pixel)"),
     ("config.json", lambda c: c["adaptation"].__setitem__("target", [3, 8, 8]),
      "config.json: adaptation.target is 3x8x8, but the network takes 1x8x8"),
+    ("config.json", lambda c: c["adaptation"].__setitem__("source", [3, 100000, 100000]),
+     "config.json: adaptation.source 3x100000x100000 has more than the 67,108,864 pixels an image may have"),
     ("config.json", lambda c: c["data"].__setitem__("classes", ["a", "b"]),
      "config.json: data.classes names 2 classes, but the network outputs 10"),
     ("status.json", lambda s: s.__setitem__("state", "finished"),

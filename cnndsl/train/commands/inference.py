@@ -7,6 +7,7 @@ go through the stored adaptation, so they reach the network exactly as in traini
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence, Union, cast
@@ -20,7 +21,7 @@ from ...ir import format_shape
 from ...settings_schema import TORCHVISION_SETS, TrainSettings, check_option
 from ..data.adapt import Adaptation, Normaliser, geometry, plan
 from ..data.batches import DeviceSplit
-from ..data.imagefolder import decode_image, image_array, pil_mode
+from ..data.imagefolder import MAX_IMAGE_PIXELS, decode_image, image_array, pil_mode
 from ..data.images import Log
 from ..data.sources import load_dataset, parse_spec
 from ..errors import TrainError, UsageError, does_not_fit
@@ -126,6 +127,9 @@ def inconsistency(net: ir.Network, adaptation: Adaptation, classes: tuple[str, .
     if adaptation.target != net.input_shape:
         return (f"adaptation.target is {format_shape(adaptation.target)}, but the network takes "
                 f"{format_shape(net.input_shape)}")
+    if math.prod(adaptation.source[1:]) > MAX_IMAGE_PIXELS:  # no data set's images are larger: see imagefolder.py
+        return (f"adaptation.source {format_shape(adaptation.source)} has more than the {MAX_IMAGE_PIXELS:,} pixels "
+                "an image may have")
     try:
         channels = plan(adaptation.source, adaptation.target)[0]
     except TrainError as exc:
