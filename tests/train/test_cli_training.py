@@ -293,6 +293,37 @@ def test_train_says_what_it_runs_instead_of_a_stated_setting_that_cannot_apply(t
     assert enough.exit_code == 0 and "schedule cosine" not in enough.output and "one batch of all" not in enough.output
 
 
+def test_eval_on_an_image_folder_matches_the_runs_classes_by_name(tiny_net: Path, tmp_path: Path) -> None:
+    """`fake` names its classes `class 0` to `class 11`; an image folder lists the same names
+    alphabetically (`class 10` before `class 2`): eval pairs them by name, not by position."""
+    trained = run("train", tiny_net, "--data", "fake", "--set", "classes=12", "--epochs", "1", "--limit", "64",
+                  "--out", tmp_path / "run")
+    assert trained.exception is None and trained.exit_code == 0, trained.output
+    folder = tmp_path / "folder"
+    for k in range(12):
+        (folder / "test" / f"class {k}").mkdir(parents=True)
+        (folder / "train" / f"class {k}").mkdir(parents=True)
+        Image.new("L", (8, 8), 7 * k).save(folder / "train" / f"class {k}" / "0.png")
+        for n in range(k + 1):  # class k has k + 1 test images
+            Image.new("L", (8, 8), 20 * n).save(folder / "test" / f"class {k}" / f"{n}.png")
+    result = run("eval", tmp_path / "run", "--data", f"imagefolder:{folder}", "--format", "json")
+    assert result.exception is None and result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["classes"] == [f"class {k}" for k in range(12)]
+    assert report["class_samples"] == [k + 1 for k in range(12)]
+    assert "names the run's classes in another order: matched by name" in " ".join(result.stderr.split())
+    other = tmp_path / "other"
+    for k, name in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                              "eleven")):
+        (other / name).mkdir(parents=True)
+        for n in range(5):
+            Image.new("L", (8, 8), 20 * n + k).save(other / name / f"{n}.png")
+    result = run("eval", tmp_path / "run", "--data", f"imagefolder:{other}")
+    assert result.exception is None and result.exit_code == 0, result.output
+    assert "classes (eight, eleven, five, four, ...) are not the run's (class 0, class 1, class 2, class 3, ...): " \
+           "paired by position" in " ".join(result.stderr.split())
+
+
 def test_openmp_threads_sleep_while_they_wait_unless_the_user_says_otherwise() -> None:
     """Spinning OpenMP threads make training on a busy machine many times slower; the policy
     must be in the environment before torch loads, and a user's own value is kept."""

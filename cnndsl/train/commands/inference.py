@@ -22,7 +22,7 @@ from ...settings_schema import TORCHVISION_SETS, TrainSettings, check_option
 from ..data.adapt import Adaptation, Normaliser, geometry, plan
 from ..data.batches import DeviceSplit
 from ..data.imagefolder import MAX_IMAGE_PIXELS, decode_image, image_array, pil_mode
-from ..data.images import Log
+from ..data.images import ImageSet, Log
 from ..data.sources import load_dataset, parse_spec
 from ..errors import TrainError, UsageError, does_not_fit
 from ..loop.cores import Cores
@@ -161,11 +161,20 @@ def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, lo
         raise TrainError(f"{dataset.spec} has {len(dataset.classes)} classes, but the run's network outputs {outputs}")
     if len(dataset.test) == 0:
         raise TrainError(f"the test split of {dataset.spec} is empty")
+    test, classes = dataset.test, dataset.classes
+    if classes != loaded.classes:
+        if sorted(classes) == sorted(loaded.classes):  # an image folder lists its classes alphabetically
+            order = torch.tensor([loaded.classes.index(name) for name in classes])
+            test, classes = ImageSet(test.images, order[test.labels]), loaded.classes
+            log(f"{dataset.spec} names the run's classes in another order: matched by name")
+        else:
+            log(f"{dataset.spec}'s classes ({_some(classes)}) are not the run's ({_some(loaded.classes)}): "
+                "paired by position")
     plan(dataset.image_shape, stored.target)
     adaptation = Adaptation(dataset.image_shape, stored.target, stored.mean, stored.std)
     check_fits(inference_need(loaded.net, EVAL_BATCH_SIZE), loaded.plan.device,
                f"evaluating in batches of {EVAL_BATCH_SIZE}", "evaluate on a machine with more memory")
-    split = DeviceSplit(dataset.test, adaptation, loaded.plan.device)
+    split = DeviceSplit(test, adaptation, loaded.plan.device)
     normaliser = Normaliser(adaptation, loaded.plan.device)
 
     def inputs(part: DeviceSplit, index: slice) -> torch.Tensor:
@@ -174,7 +183,11 @@ def evaluate_run(loaded: LoadedRun, data: str | None, data_root: Path | None, lo
     with Cores(Cores.available(loaded.plan.device, alone=True)) as cores:
         evaluation = evaluate(loaded.model, split, inputs, build_criterion(loaded.settings), loaded.plan, outputs,
                               EVAL_BATCH_SIZE, cores=cores)
-    return evaluation, dataset.spec, dataset.classes
+    return evaluation, dataset.spec, classes
+
+
+def _some(names: Sequence[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def evaluation_report(run: str, loaded: LoadedRun, data: str | None, data_root: Path | None,
