@@ -247,6 +247,11 @@ def test_resume_refuses_another_networks_checkpoint_and_leaves_the_run_as_it_was
                                   "for "), done.stderr
     assert "help: resume with the file and settings the run was trained with" in done.stderr
     assert {name: (mine / name).read_bytes() for name in before} == before  # still `interrupted`, resumable
+    (mine / "checkpoint.pt").write_bytes(b"")
+    done = cnndsl("train", net, *_flags(), "--out", mine, "--resume")
+    assert done.returncode == 1 and done.stderr == (
+        f"error: cannot read {mine / 'checkpoint.pt'}: EOFError: it ends before its contents do\n"
+        "  help: the file is damaged: cut short, or not written by cnndsl\n"), done.stderr
 
 
 def test_a_run_from_before_recipes_had_names_is_read_as_fast(reference, tmp_path: Path) -> None:
