@@ -224,6 +224,13 @@ def train(target: Target, data: str | None = None, *, recipe: str | None = None,
     from .train.commands.run import Run
     from .train.errors import Interrupted
 
+    for name, value in (("resume", resume), ("compile", compile), ("follow_links", follow_links), ("quiet", quiet)):
+        if not isinstance(value, bool):  # "no" would be true
+            raise TypeError(f"`{name}` must be True or False, not {value!r}")
+    for name, place in (("data_root", data_root), ("out", out), ("init", init)):
+        if (place is not None or name == "data_root") and not isinstance(place, (str, Path)):
+            raise TypeError(f"`{name}` must be a path (a str or Path), not {place!r}")
+    fresh = (fresh,) if isinstance(fresh, str) else fresh  # one layer's name, not its letters
     net = checked(target, network, set, strict)
     flags = {"data": data, "recipe": recipe, "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
              "momentum": momentum, "weight_decay": weight_decay, "schedule": schedule,

@@ -128,6 +128,32 @@ def test_predict_refuses_objects_that_are_no_images(runs: tuple[Path, cnndsl.Run
         runs[1].predict([3], device="cpu")  # type: ignore[list-item]
 
 
+@pytest.mark.parametrize(("keywords", "message"), [
+    ({"compile": "no"}, "`compile` must be True or False, not 'no'"),
+    ({"resume": 1}, "`resume` must be True or False, not 1"),
+    ({"quiet": None}, "`quiet` must be True or False, not None"),
+    ({"data_root": None}, "`data_root` must be a path (a str or Path), not None"),
+    ({"out": 5}, "`out` must be a path (a str or Path), not 5"),
+    ({"init": ["w.pt"]}, "`init` must be a path (a str or Path), not ['w.pt']"),
+])
+def test_keywords_of_the_wrong_type_are_named(tmp_path: Path, keywords: dict, message: str) -> None:
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    with pytest.raises(TypeError) as caught:
+        cnndsl.train(net, data="digits", **{"quiet": True, **keywords})
+    assert str(caught.value) == message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_fresh_names_one_layer_as_a_string(tmp_path: Path) -> None:
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET.replace("    linear(classes)", "    fc: linear(classes)"))
+    first = cnndsl.train(net, data="digits", epochs=1, limit=100, quiet=True, out=tmp_path / "first")
+    tuned = cnndsl.train(net, data="digits", epochs=1, limit=100, quiet=True, out=tmp_path / "tuned",
+                         init=first.path, fresh="fc")
+    assert tuned.path.is_dir()
+
+
 def test_options_are_checked_as_the_flags_are(tmp_path: Path) -> None:
     net = tmp_path / "tiny.net"
     net.write_text(TINY_NET)
