@@ -353,28 +353,36 @@ def test_python_m_cnndsl_train_in_a_real_process(tmp_path: Path) -> None:
     assert failed.returncode == 2 and "Traceback" not in failed.stderr and "unknown data set" in failed.stderr
 
 
-def test_ctrl_c_names_the_command_that_continues_and_that_command_works(tmp_path: Path) -> None:
-    """A real process, a real SIGINT: the message counts the saved epochs in words and the
-    help is a command that, run as printed, finishes the run."""
-    import shlex
-    import signal
+def _signalled_after_an_epoch(args: list[str], out: Path, cwd: Path, signum: int) -> tuple[int, str]:
+    """Run `cnndsl ARGS` as a real process, send it `signum` once its first epoch is saved in
+    `out`, and return its exit code and stderr."""
     import time
 
-    net = tmp_path / "tiny.net"
-    net.write_text(TINY_NET)
-    out = tmp_path / "cut"
-    args = ["train", str(net), "--data", "digits", "--epochs", "40", "--limit", "200", "--batch-size", "50",
-            "--seed", "3", "-o", str(out)]
-    process = subprocess.Popen([sys.executable, "-m", "cnndsl", *args], cwd=tmp_path, text=True,
+    process = subprocess.Popen([sys.executable, "-m", "cnndsl", *args], cwd=cwd, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     metrics = out / "metrics.jsonl"
     deadline = time.monotonic() + 240
     while not (metrics.is_file() and metrics.read_text().strip()) and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    return process.returncode, stderr
+
+
+def test_ctrl_c_names_the_command_that_continues_and_that_command_works(tmp_path: Path) -> None:
+    """A real process, a real SIGINT: the message counts the saved epochs in words and the
+    help is a command that, run as printed, finishes the run."""
+    import shlex
+    import signal
+
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY_NET)
+    out = tmp_path / "cut"
+    args = ["train", str(net), "--data", "digits", "--epochs", "40", "--limit", "200", "--batch-size", "50",
+            "--seed", "3", "-o", str(out)]
+    code, stderr = _signalled_after_an_epoch(args, out, tmp_path, signal.SIGINT)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     # the count comes from the message: the signal may land while an epoch is being saved
     found = re.search(r"interrupted; (\d+) of 40 epochs (is|are) saved in (\S+)", " ".join(stderr.split()))
@@ -395,22 +403,14 @@ def test_sigterm_stops_training_as_ctrl_c_does(tmp_path: Path) -> None:
     """`timeout` or a scheduler's time limit sends SIGTERM: the finished epochs are kept and
     the status says `interrupted`, not `running`."""
     import signal
-    import time
 
     net = tmp_path / "tiny.net"
     net.write_text(TINY_NET)
     out = tmp_path / "cut"
-    process = subprocess.Popen([sys.executable, "-m", "cnndsl", "train", str(net), "--data", "digits", "--epochs",
-                                "1000", "--limit", "100", "--batch-size", "50", "-o", str(out)],
-                               cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    metrics = out / "metrics.jsonl"
-    deadline = time.monotonic() + 240
-    while not (metrics.is_file() and metrics.read_text().strip()) and time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    code, stderr = _signalled_after_an_epoch(["train", str(net), "--data", "digits", "--epochs", "1000", "--limit",
+                                              "100", "--batch-size", "50", "-o", str(out)], out, tmp_path,
+                                             signal.SIGTERM)
+    assert code == 130, stderr
     assert "Traceback" not in stderr and re.search(r"interrupted; \d+ of 1000 epochs", " ".join(stderr.split()))
     status = json.loads((out / "status.json").read_text())
     assert status["state"] == "interrupted" and status["epochs_completed"] >= 1
