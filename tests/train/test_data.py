@@ -217,6 +217,23 @@ def _image_folder(root: Path, classes: dict[str, int], size: tuple[int, int] = (
     return root
 
 
+def test_images_of_more_than_8_bits_are_scaled_not_clipped(tmp_path: Path) -> None:
+    from cnndsl.train.data.imagefolder import decode_image
+
+    grey = np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000
+    Image.fromarray(grey).save(tmp_path / "sixteen.png")  # a 16-bit grey PNG, mode I;16
+    assert Image.open(tmp_path / "sixteen.png").mode == "I;16"
+    assert np.array_equal(decode_image(tmp_path / "sixteen.png", "L", None)[0], (grey >> 8).astype(np.uint8))
+    unit = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(unit).save(tmp_path / "unit.tif")  # floats in [0, 1], mode F
+    assert np.array_equal(decode_image(tmp_path / "unit.tif", "L", None)[0], np.rint(unit * 255).astype(np.uint8))
+    Image.fromarray(np.full((8, 8), 200, np.int32)).save(tmp_path / "wide.tif")  # 32-bit values in 0-255
+    assert (decode_image(tmp_path / "wide.tif", "RGB", None) == 200).all()
+    Image.fromarray(np.full((8, 8), 1000.0, np.float32)).save(tmp_path / "far.tif")
+    with pytest.raises(TrainError, match=r"far.tif: its float pixels run from 1000 to 1000, outside 0-255 \(or 0-1\)"):
+        decode_image(tmp_path / "far.tif", "L", None)
+
+
 def test_image_folder_without_split(tmp_path: Path) -> None:
     root = _image_folder(tmp_path / "pets", {"cat": 10, "dog": 5})
     (root / ".DS_Store").write_text("finder junk is skipped")

@@ -55,6 +55,8 @@ def decode_image(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndar
     try:
         with opened:
             return image_array(opened, mode, size)
+    except TrainError as exc:
+        raise TrainError(f"{path}: {exc.message}", help=exc.help) from None
     except Exception as exc:  # Pillow raises many types for damaged or foreign files
         raise _unreadable(path, exc) from None
 
@@ -63,11 +65,37 @@ def image_array(image: "PILImage", mode: str, size: tuple[int, int] | None) -> n
     """A PIL image as a `C x H x W` uint8 array, as `decode_image` makes of a file."""
     from PIL import Image
 
-    converted = image.convert(mode)
+    converted = eight_bit(image).convert(mode)
     if size is not None and converted.size != (size[1], size[0]):
         converted = converted.resize((size[1], size[0]), Image.Resampling.BILINEAR)
     array = np.asarray(converted, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+# Pillow converts an image of more than 8 bits a channel to 8 by clipping at 255, so a 16-bit
+# grey image comes out nearly white and a float image in [0, 1] black.
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+WIDE_MODES = ("I", "F")  # 32-bit integers and floats: Pillow records no range for them
+
+
+def eight_bit(image: "PILImage") -> "PILImage":
+    """`image` with 8-bit values where it has more: 16-bit grey by its top byte; 32-bit integer
+    or float grey taken as is when its values lie in 0-255, and floats in [0, 1] scaled by 255
+    (the range torchvision's ToTensor writes); other ranges are refused, not guessed at."""
+    from PIL import Image
+
+    if image.mode in SIXTEEN_BIT_MODES:
+        return Image.fromarray((np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8), "L")
+    if image.mode not in WIDE_MODES:
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
+        raise TrainError(f"its {'float' if image.mode == 'F' else '32-bit'} pixels run from {low:g} to {high:g}, "
+                         "outside 0-255 (or 0-1), so how they map to 8 bits is unknown",
+                         help="save the image with 8 bits a channel (or as 16-bit grey)")
+    scale = 255.0 if image.mode == "F" and high <= 1.0 else 1.0
+    return Image.fromarray(np.rint(values * scale).astype(np.uint8), "L")
 
 
 def _unreadable(path: Path, exc: Exception) -> TrainError:
