@@ -206,7 +206,9 @@ def _data(name: str, value: Value) -> str | Problem:
     if not isinstance(value, str) or not value.strip():
         return Problem(f"`{name}` must be a non-empty string such as \"mnist\", not {show(value)}")
     spec = read_spec(value)
-    return spec if isinstance(spec, Problem) else value.strip()
+    if isinstance(spec, Problem):
+        return spec
+    return spec.kind if spec.kind != "imagefolder" else value.strip()  # `MNIST` is `mnist`; a path is kept as written
 
 
 def _augment(name: str, value: Value) -> SettingValue | Problem:

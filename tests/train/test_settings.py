@@ -58,6 +58,13 @@ def test_flags_override_the_section() -> None:
     assert (settings.data, settings.epochs, settings.lr, settings.augment) == ("digits", 3, 0.1, "none")
 
 
+def test_a_data_set_name_is_recorded_in_one_spelling() -> None:
+    """`--data FAKE` and `--data fake` are one data set, so a run resumed with either matches."""
+    assert resolve({}, {**NO_FLAGS, "data": " FAKE "}, "here").data == "fake"
+    assert resolve({"data": "MNIST"}, NO_FLAGS, "here").data == "mnist"
+    assert resolve({}, {**NO_FLAGS, "data": "ImageFolder:Pets/Train"}, "here").data == "ImageFolder:Pets/Train"
+
+
 def test_integers_are_accepted_where_numbers_are_expected() -> None:
     assert resolve({"data": "fake", "lr": 1, "weight_decay": 0}, NO_FLAGS, "here").lr == 1.0
 
