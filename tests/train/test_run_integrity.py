@@ -265,6 +265,28 @@ def test_a_run_from_before_recipes_had_names_is_read_as_fast(reference, tmp_path
     assert resumed.returncode == 0, resumed.stderr
 
 
+def test_a_second_ctrl_c_while_the_first_is_answered_does_not_leave_the_run_running(
+        net: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users press Ctrl-C more than once: one that lands while the run directory is being
+    brought back to its last epoch is held, and the run still ends `interrupted`."""
+    import signal
+
+    restore = RunDir.restore
+
+    def pressed_again(run: RunDir, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # delivered at once: the handler runs before the next line
+        return restore(run, *args, **kwargs)
+
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        interrupt_at(2, patch)
+        patch.setattr(RunDir, "restore", pressed_again)
+        with pytest.raises(Interrupted, match="interrupted; 1 of 2 epochs is saved"):
+            train(net, out, **SETTINGS)
+    assert _consistent(RunDir(out)) == 1 and RunDir(out).read_status()["state"] == "interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C answered again afterwards
+
+
 def _flags() -> list[str]:
     return ["--data", "digits", "--epochs", "2", "--batch-size", "50", "--seed", "3", "--limit", "300"]
 

@@ -19,9 +19,7 @@ import json
 import logging
 import multiprocessing
 import os
-import signal
 import tempfile
-import threading
 import time
 import traceback
 import uuid
@@ -41,6 +39,7 @@ from ..distributed.cluster import Cluster, running_distributed
 from ..errors import Interrupted, TrainError, UsageError
 from ..rundir.files import RunDir
 from .session import Session, TrainRequest, checked_settings
+from .signals import terminated_as_interrupted
 
 ERROR_FILE = "TORCHELASTIC_ERROR_FILE"
 # The rendezvous of `--nproc`: a TCP store on a free port of the loopback interface, as
@@ -134,29 +133,6 @@ def train_here(request: TrainRequest, console: Console, timeout: float | None = 
     with failures_recorded(cluster.rank, reports / f"rank{cluster.rank}.json" if reports else None), \
             terminated_as_interrupted(not cluster.distributed):
         Session(request, console, cluster).run()
-
-
-@contextmanager
-def terminated_as_interrupted(active: bool = True) -> Iterator[None]:
-    """SIGTERM (`timeout`, `kill`, a batch scheduler's time limit) stops a training run as
-    Ctrl-C does: the last finished epoch is kept and the status says `interrupted`, where the
-    default action would end the process mid-write with the status still `running`. Only for a
-    process training alone (the launcher and torchrun signal their workers themselves), from
-    the main thread (the only one that may set a handler), and only where SIGTERM still has
-    its default action (a handler of the user's is kept)."""
-    if not active or threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _worker(request: TrainRequest, timeout: float | None, reports: Path) -> None:

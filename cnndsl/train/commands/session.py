@@ -48,6 +48,7 @@ from ..rundir.files import (ACCURACY_PLOT, CHECKPOINT, COMPLETE, CONFIG, CONFUSI
                             INTERRUPTED, LOSS_PLOT, RUNNING, SAMPLES_PLOT, RunDir, file_digest)
 from ..rundir.plots import Series, confusion_chart, line_chart, percent, samples_chart
 from .report import epoch_bar, epoch_line, results_table
+from .signals import interrupts_held
 
 CONFIG_FORMAT = 1
 MIN_TRAINING_IMAGES = 2
@@ -528,23 +529,24 @@ class Session:
     def _stop(self, run: RunDir, settings: TrainSettings, state: str, message: str) -> tuple[int, str]:
         """Bring the run directory back to its last saved epoch (the checkpoint's) and mark it
         `state`; returns that epoch, and a note for the message when even this could not be
-        written (a full disk). A second Ctrl-C while this writes leaves the directory for
-        `--resume` to repair."""
+        written (a full disk). Ctrl-C and SIGTERM are held while this writes: another one
+        (users press Ctrl-C more than once) would stop the writes halfway."""
         if not self.cluster.is_main:
             return 0, ""
-        try:
-            records = run.restore(state, settings.epochs, message)
-            if records:
-                draw_curves(run, records, self.net.name, settings)
-            return len(records), ""
-        except (OSError, TrainError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        with interrupts_held():
             try:
-                saved = run.load_checkpoint("cpu")["epoch"] if (run / CHECKPOINT).is_file() else 0
-            except TrainError:
-                saved = 0
-            return saved, (f" (but the run directory could not be updated: {reason}; it may still say "
-                           f"`{RUNNING}` until --resume repairs it)")
+                records = run.restore(state, settings.epochs, message)
+                if records:
+                    draw_curves(run, records, self.net.name, settings)
+                return len(records), ""
+            except (OSError, TrainError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                try:
+                    saved = run.load_checkpoint("cpu")["epoch"] if (run / CHECKPOINT).is_file() else 0
+                except TrainError:
+                    saved = 0
+                return saved, (f" (but the run directory could not be updated: {reason}; it may still say "
+                               f"`{RUNNING}` until --resume repairs it)")
 
     def _finish(self, run: RunDir, records: list[dict], settings: TrainSettings, final: Evaluation,
                 dataset: Dataset) -> None:
