@@ -56,3 +56,9 @@ def test_the_helper_fails_on_an_internal_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(static, "check_path", _raise(ZeroDivisionError("boom")))
     with pytest.raises(AssertionError, match="exited 3"):
         invoke(["check", LENET])
+
+
+def test_ctrl_c_outside_a_training_run_is_one_line_and_exit_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(static, "check_path", _raise(KeyboardInterrupt()))
+    result = invoke(["check", LENET])
+    assert result.exit_code == 130 and result.output.strip() == "error: interrupted"

@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 EXIT_REJECTED = 1
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # as shells report a process that Ctrl-C stopped
 DEBUG_VARIABLE = "CNNDSL_DEBUG"
 
 _debug = False
@@ -54,6 +55,9 @@ class BoundaryGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # Typer's Context, which is Click's or Typer's own copy of it
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # Ctrl-C outside a training run (which says what it saved)
+            _stderr().print("[bold red]error[/]: interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # the backstop: every exception ends here, and only here
             if isinstance(exc, (typer.Exit, typer.Abort)) or _is_usage_error(exc):
                 raise
