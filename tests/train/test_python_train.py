@@ -123,6 +123,17 @@ def test_predict_refuses_what_it_cannot_read(runs: tuple[Path, cnndsl.Run], imag
     assert caught.value.message == message
 
 
+def test_predict_names_the_image_whose_pixels_have_no_8_bit_range(runs: tuple[Path, cnndsl.Run]) -> None:
+    good = Image.fromarray(np.zeros((8, 8), np.uint8))
+    far = Image.fromarray(np.full((8, 8), 1000.0, np.float32))  # mode F, beyond 0-255
+    with pytest.raises(TrainError) as caught:
+        runs[1].predict([good, far], device="cpu")
+    assert caught.value.message == ("image 1: its float pixels run from 1000 to 1000, outside 0-255 (or 0-1), so "
+                                    "how they map to 8 bits is unknown")
+    unit = Image.fromarray(np.full((8, 8), 0.5, np.float32))  # floats in [0, 1]: scaled, as ToTensor's are
+    assert len(runs[1].predict(unit, device="cpu")) == 1
+
+
 def test_predict_refuses_objects_that_are_no_images(runs: tuple[Path, cnndsl.Run]) -> None:
     with pytest.raises(TypeError, match="cannot read an image from a int"):
         runs[1].predict([3], device="cpu")  # type: ignore[list-item]

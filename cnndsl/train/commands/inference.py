@@ -234,11 +234,14 @@ def _is_pil(value: object) -> bool:
     return isinstance(value, Image)
 
 
-def _decode(item: ImageInput, mode: str, size: tuple[int, int]) -> np.ndarray:
+def _decode(item: ImageInput, number: int, mode: str, size: tuple[int, int]) -> np.ndarray:
     if isinstance(item, (str, Path)):
         return decode_image(Path(item), mode, size)
     if _is_pil(item):
-        return image_array(item, mode, size)  # type: ignore[arg-type]
+        try:
+            return image_array(item, mode, size)  # type: ignore[arg-type]
+        except TrainError as exc:  # its pixels: named by its place, as a file is by its path
+            raise TrainError(f"{_label(item, number)}: {exc.message}", help=exc.help) from None
     if isinstance(item, (torch.Tensor, np.ndarray)):
         return image_array(_pil_from_tensor(item), mode, size)
     raise TypeError(f"cannot read an image from a {type(item).__name__}: give image files, PIL images, tensors "
@@ -332,7 +335,7 @@ def predict_images(loaded: LoadedRun, images: ImageInput | Sequence[ImageInput],
         raise UsageError("no images to classify", help="give image files, folders of them, PIL images or tensors")
     adaptation = loaded.adaptation
     channels, height, width = adaptation.source
-    arrays = np.stack([_decode(item, pil_mode(channels), (height, width)) for item in items])
+    arrays = np.stack([_decode(item, number, pil_mode(channels), (height, width)) for number, item in enumerate(items)])
     if invert:
         arrays = 255 - arrays
     training_mean = float(np.mean(adaptation.mean))
