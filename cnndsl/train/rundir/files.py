@@ -345,6 +345,7 @@ def safe_load(path: Path, device: Any) -> Any:
         raise TrainError(f"refusing to load {path}: it holds more than tensors, and loading it could run code",
                          help=f"only files written by cnndsl are accepted ({detail[:200]})") from None
     except Exception as exc:  # a truncated or foreign file: zip, EOF and pickle errors of many types
-        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "it ends before its contents do"
+        silent = "it ends before its contents do" if isinstance(exc, EOFError) else "no detail given"
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else silent
         raise TrainError(f"cannot read {path}: {type(exc).__name__}: {detail}",
                          help="the file is damaged: cut short, or not written by cnndsl") from None
